@@ -1,0 +1,430 @@
+// Package cache mirrors every object under the registry prefix in memory,
+// fed by a single etcd watch. It serves consistent gets and lists (after
+// confirming it has caught up with etcd's current revision) and fans watch
+// events out to any number of HTTP watchers without extra etcd watches.
+package cache
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/btree"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+	"k8s.io/apimachinery/pkg/watch"
+
+	"drover.dev/apiserver/internal/storage"
+)
+
+// Errors returned by the cache.
+var (
+	// ErrTooOld means events after the requested revision are no longer in the cache history.
+	ErrTooOld = errors.New("cache: resource version too old for the cache history")
+	// ErrNotReady means the cache has not finished its initial load.
+	ErrNotReady = errors.New("cache: not ready")
+	// ErrTimeout means the cache did not reach the wanted revision in time.
+	ErrTimeout = errors.New("cache: timed out waiting for revision")
+)
+
+// Parser turns a stored object into an Item, extracting labels and field-selector fields.
+// resource is the storage resource name (second segment of the key).
+type Parser func(resource, key string, value []byte, rv int64) (*Item, error)
+
+// Event is one change to an object.
+type Event struct {
+	Type watch.EventType
+	RV   int64
+	// Obj is the new state; for Deleted the last state.
+	Obj *Item
+	// Prev is the state before the change (nil for Added).
+	Prev *Item
+}
+
+// Options tune the cache.
+type Options struct {
+	// HistorySize is the number of events each resource keeps for watches that resume.
+	HistorySize int
+	// WatcherBuffer is the per-watcher queue length; a watcher that falls this far behind is closed.
+	WatcherBuffer int
+}
+
+// Cache is the in-memory mirror of etcd.
+type Cache struct {
+	store *storage.Store
+	parse Parser
+	lg    *zap.Logger
+	opts  Options
+
+	mu        sync.RWMutex
+	rev       int64
+	revNotify chan struct{} // closed and replaced whenever rev advances
+	resources map[string]*resourceCache
+	ready     bool
+	readyCh   chan struct{}
+
+	progress progressRequester
+}
+
+type resourceCache struct {
+	items *btree.BTreeG[*Item]
+	// history holds the last events in revision order (a ring).
+	history      []Event
+	historyHead  int // index of the oldest event
+	historyLen   int
+	historyStart int64 // events after this revision are all in history
+	watchers     map[*Watcher]struct{}
+}
+
+// New creates a cache; Run loads and follows etcd.
+func New(store *storage.Store, parse Parser, lg *zap.Logger, opts Options) *Cache {
+	if lg == nil {
+		lg = zap.NewNop()
+	}
+	if opts.HistorySize <= 0 {
+		opts.HistorySize = 10000
+	}
+	if opts.WatcherBuffer <= 0 {
+		opts.WatcherBuffer = 1000
+	}
+	c := &Cache{
+		store:     store,
+		parse:     parse,
+		lg:        lg,
+		opts:      opts,
+		revNotify: make(chan struct{}),
+		resources: map[string]*resourceCache{},
+		readyCh:   make(chan struct{}),
+	}
+	c.progress.cache = c
+	return c
+}
+
+// Ready is closed once the initial load is done.
+func (c *Cache) Ready() <-chan struct{} { return c.readyCh }
+
+// Revision is the last revision the cache has applied.
+func (c *Cache) Revision() int64 {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.rev
+}
+
+func lessItem(a, b *Item) bool { return a.Key < b.Key }
+
+func (c *Cache) resourceLocked(resource string) *resourceCache {
+	rc := c.resources[resource]
+	if rc == nil {
+		rc = &resourceCache{
+			items:        btree.NewG(32, lessItem),
+			history:      make([]Event, c.opts.HistorySize),
+			historyStart: c.rev,
+			watchers:     map[*Watcher]struct{}{},
+		}
+		c.resources[resource] = rc
+	}
+	return rc
+}
+
+// resourceOf extracts the storage resource name from a key.
+func (c *Cache) resourceOf(key string) (string, bool) {
+	rest, ok := strings.CutPrefix(key, c.store.Prefix+"/")
+	if !ok {
+		return "", false
+	}
+	res, _, ok := strings.Cut(rest, "/")
+	return res, ok
+}
+
+// Run loads every object and then follows etcd until ctx ends. When the
+// watch breaks (for example the cache fell behind a compaction) it reloads
+// and closes all watchers so clients re-list.
+func (c *Cache) Run(ctx context.Context) {
+	backoff := 100 * time.Millisecond
+	for ctx.Err() == nil {
+		rev, err := c.load(ctx)
+		if err != nil {
+			c.lg.Warn("cache load failed", zap.Error(err))
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(backoff):
+			}
+			backoff = min(2*backoff, 5*time.Second)
+			continue
+		}
+		backoff = 100 * time.Millisecond
+		err = c.follow(ctx, rev)
+		if ctx.Err() != nil {
+			break
+		}
+		c.lg.Warn("cache watch ended, reloading", zap.Error(err))
+	}
+	c.mu.Lock()
+	for _, rc := range c.resources {
+		for w := range rc.watchers {
+			w.closeLocked()
+		}
+	}
+	c.mu.Unlock()
+}
+
+// load reads every object at one revision and replaces the cache contents.
+func (c *Cache) load(ctx context.Context) (int64, error) {
+	prefix := c.store.Prefix + "/"
+	var rev int64
+	fresh := map[string]*resourceCache{}
+	start := prefix
+	for {
+		page, err := c.store.List(ctx, prefix, start, rev, 10000)
+		if err != nil {
+			return 0, err
+		}
+		rev = page.Revision
+		for _, kv := range page.KVs {
+			res, ok := c.resourceOf(kv.Key)
+			if !ok {
+				continue
+			}
+			it, err := c.parse(res, kv.Key, kv.Value, kv.ModRevision)
+			if err != nil {
+				c.lg.Warn("skipping undecodable object", zap.String("key", kv.Key), zap.Error(err))
+				continue
+			}
+			rc := fresh[res]
+			if rc == nil {
+				rc = &resourceCache{items: btree.NewG(32, lessItem), history: make([]Event, c.opts.HistorySize), watchers: map[*Watcher]struct{}{}}
+				fresh[res] = rc
+			}
+			rc.items.ReplaceOrInsert(it)
+		}
+		if !page.More || len(page.KVs) == 0 {
+			break
+		}
+		start = page.KVs[len(page.KVs)-1].Key + "\x00"
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, rc := range c.resources {
+		for w := range rc.watchers {
+			w.closeLocked()
+		}
+	}
+	for _, rc := range fresh {
+		rc.historyStart = rev
+	}
+	c.resources = fresh
+	c.setRevLocked(rev)
+	if !c.ready {
+		c.ready = true
+		close(c.readyCh)
+	}
+	c.lg.Info("cache loaded", zap.Int64("revision", rev))
+	return rev, nil
+}
+
+func (c *Cache) setRevLocked(rev int64) {
+	if rev <= c.rev {
+		return
+	}
+	c.rev = rev
+	close(c.revNotify)
+	c.revNotify = make(chan struct{})
+}
+
+// follow applies watch events from rev+1 on.
+func (c *Cache) follow(ctx context.Context, rev int64) error {
+	wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
+	defer cancel()
+	wch := c.store.Client.Watch(wctx, c.store.Prefix+"/", clientv3.WithPrefix(), clientv3.WithRev(rev+1),
+		clientv3.WithPrevKV(), clientv3.WithProgressNotify())
+	c.progress.setWatcher(c.store.Client, wctx)
+	defer c.progress.setWatcher(nil, nil)
+	for wresp := range wch {
+		if err := wresp.Err(); err != nil {
+			return err
+		}
+		if wresp.IsProgressNotify() {
+			c.mu.Lock()
+			c.setRevLocked(wresp.Header.Revision)
+			c.mu.Unlock()
+			continue
+		}
+		c.apply(wresp.Events, wresp.Header.Revision)
+	}
+	return fmt.Errorf("cache: watch channel closed")
+}
+
+func (c *Cache) apply(events []*clientv3.Event, headerRev int64) {
+	type parsed struct {
+		res string
+		ev  Event
+	}
+	// Decode outside the lock so readers are not held up.
+	out := make([]parsed, 0, len(events))
+	for _, e := range events {
+		key := string(e.Kv.Key)
+		res, ok := c.resourceOf(key)
+		if !ok {
+			continue
+		}
+		var prev *Item
+		if e.PrevKv != nil {
+			if p, err := c.parse(res, key, e.PrevKv.Value, e.PrevKv.ModRevision); err == nil {
+				prev = p
+			}
+		}
+		switch {
+		case e.Type == clientv3.EventTypeDelete:
+			if prev == nil {
+				continue
+			}
+			out = append(out, parsed{res, Event{Type: watch.Deleted, RV: e.Kv.ModRevision, Obj: prev, Prev: prev}})
+		default:
+			it, err := c.parse(res, key, e.Kv.Value, e.Kv.ModRevision)
+			if err != nil {
+				c.lg.Warn("skipping undecodable object", zap.String("key", key), zap.Error(err))
+				continue
+			}
+			typ := watch.Modified
+			if e.IsCreate() || prev == nil {
+				typ = watch.Added
+			}
+			out = append(out, parsed{res, Event{Type: typ, RV: e.Kv.ModRevision, Obj: it, Prev: prev}})
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, p := range out {
+		rc := c.resourceLocked(p.res)
+		if p.ev.Type == watch.Deleted {
+			rc.items.Delete(p.ev.Obj)
+		} else {
+			rc.items.ReplaceOrInsert(p.ev.Obj)
+		}
+		rc.record(p.ev)
+		for w := range rc.watchers {
+			w.offerLocked(p.ev)
+		}
+	}
+	c.setRevLocked(headerRev)
+}
+
+func (rc *resourceCache) record(ev Event) {
+	size := len(rc.history)
+	if rc.historyLen == size {
+		// Evict the oldest; resuming before it is no longer possible.
+		rc.historyStart = rc.history[rc.historyHead].RV
+		rc.history[rc.historyHead] = Event{}
+		rc.historyHead = (rc.historyHead + 1) % size
+		rc.historyLen--
+	}
+	rc.history[(rc.historyHead+rc.historyLen)%size] = ev
+	rc.historyLen++
+}
+
+// WaitForRevision blocks until the cache has applied rev or ctx/timeout ends.
+func (c *Cache) WaitForRevision(ctx context.Context, rev int64, timeout time.Duration) error {
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	asked := false
+	for {
+		c.mu.RLock()
+		cur, ch, ready := c.rev, c.revNotify, c.ready
+		c.mu.RUnlock()
+		if ready && cur >= rev {
+			return nil
+		}
+		if ready && !asked {
+			// Writes outside the prefix advance etcd's revision without an event
+			// for us; a progress request makes the watch report where it is.
+			c.progress.request()
+			asked = true
+		}
+		select {
+		case <-ch:
+		case <-c.readyCh:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-deadline.C:
+			return ErrTimeout
+		}
+	}
+}
+
+// WaitFresh waits until the cache has caught up with etcd's current revision,
+// making reads from it linearizable.
+func (c *Cache) WaitFresh(ctx context.Context) (int64, error) {
+	rev, err := c.progress.currentRevision(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if err := c.WaitForRevision(ctx, rev, 3*time.Second); err != nil {
+		return 0, err
+	}
+	return rev, nil
+}
+
+// Get returns the item under key from the cache.
+func (c *Cache) Get(resource, key string) (*Item, int64) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	rc := c.resources[resource]
+	if rc == nil {
+		return nil, c.rev
+	}
+	it, ok := rc.items.Get(&Item{Key: key})
+	if !ok {
+		return nil, c.rev
+	}
+	return it, c.rev
+}
+
+// List returns the items whose key starts with prefix and after startKey
+// (exclusive when non-empty) that match, in key order, at most limit (0 = all),
+// with the cache revision they reflect and whether more matching items remain.
+func (c *Cache) List(resource, prefix, startKey string, match func(*Item) bool, limit int) ([]*Item, int64, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	rc := c.resources[resource]
+	if rc == nil {
+		return nil, c.rev, false
+	}
+	var out []*Item
+	more := false
+	from := prefix
+	if startKey != "" {
+		from = startKey
+	}
+	rc.items.AscendGreaterOrEqual(&Item{Key: from}, func(it *Item) bool {
+		if !strings.HasPrefix(it.Key, prefix) {
+			return false
+		}
+		if startKey != "" && it.Key == startKey {
+			return true
+		}
+		if match != nil && !match(it) {
+			return true
+		}
+		if limit > 0 && len(out) == limit {
+			more = true
+			return false
+		}
+		out = append(out, it)
+		return true
+	})
+	return out, c.rev, more
+}
+
+// Count returns the number of cached objects of a resource.
+func (c *Cache) Count(resource string) int {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if rc := c.resources[resource]; rc != nil {
+		return rc.items.Len()
+	}
+	return 0
+}

@@ -1,0 +1,136 @@
+package cache
+
+import (
+	"strings"
+
+	"k8s.io/apimachinery/pkg/watch"
+)
+
+// WatchRequest says what a watcher wants.
+type WatchRequest struct {
+	// Resource is the storage resource name.
+	Resource string
+	// Prefix limits the watch to keys below it (a namespace or the whole resource).
+	Prefix string
+	// Match filters objects (label and field selectors); nil matches all.
+	Match func(*Item) bool
+	// InitialState asks for every current object as an Added event first.
+	InitialState bool
+	// FromRV asks for every change after this revision (ignored with InitialState).
+	FromRV int64
+}
+
+// Watcher receives the events of one watch.
+type Watcher struct {
+	c      *Cache
+	rc     *resourceCache
+	req    WatchRequest
+	ch     chan Event
+	closed bool
+	// Initial holds the events to send before the live ones: the current
+	// state or the history after FromRV.
+	Initial []Event
+	// StartRV is the revision the watcher is at after Initial.
+	StartRV int64
+}
+
+// Watch registers a watcher. It fails with ErrTooOld when FromRV is older
+// than the history the cache keeps; the caller then falls back to etcd.
+func (c *Cache) Watch(req WatchRequest) (*Watcher, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.ready {
+		return nil, ErrNotReady
+	}
+	rc := c.resourceLocked(req.Resource)
+	w := &Watcher{c: c, rc: rc, req: req, ch: make(chan Event, c.opts.WatcherBuffer), StartRV: c.rev}
+	if req.InitialState {
+		rc.items.AscendGreaterOrEqual(&Item{Key: req.Prefix}, func(it *Item) bool {
+			if !strings.HasPrefix(it.Key, req.Prefix) {
+				return false
+			}
+			if req.Match == nil || req.Match(it) {
+				w.Initial = append(w.Initial, Event{Type: watch.Added, RV: it.RV, Obj: it})
+			}
+			return true
+		})
+	} else if req.FromRV < c.rev {
+		if req.FromRV < rc.historyStart {
+			return nil, ErrTooOld
+		}
+		size := len(rc.history)
+		for i := 0; i < rc.historyLen; i++ {
+			ev := rc.history[(rc.historyHead+i)%size]
+			if ev.RV <= req.FromRV {
+				continue
+			}
+			if out, ok := w.convert(ev); ok {
+				w.Initial = append(w.Initial, out)
+			}
+		}
+	}
+	rc.watchers[w] = struct{}{}
+	return w, nil
+}
+
+// Events delivers live events; it is closed when the watcher falls too far
+// behind or the cache reloads, and the client must then resume or re-list.
+func (w *Watcher) Events() <-chan Event { return w.ch }
+
+// Stop unregisters the watcher.
+func (w *Watcher) Stop() {
+	w.c.mu.Lock()
+	defer w.c.mu.Unlock()
+	w.closeLocked()
+}
+
+func (w *Watcher) closeLocked() {
+	if w.closed {
+		return
+	}
+	w.closed = true
+	delete(w.rc.watchers, w)
+	close(w.ch)
+}
+
+func (w *Watcher) matches(it *Item) bool {
+	if it == nil || !strings.HasPrefix(it.Key, w.req.Prefix) {
+		return false
+	}
+	return w.req.Match == nil || w.req.Match(it)
+}
+
+// convert turns a change into what this watcher sees: an object that starts
+// matching its selector is Added, one that stops matching is Deleted.
+func (w *Watcher) convert(ev Event) (Event, bool) {
+	cur := ev.Type != watch.Deleted && w.matches(ev.Obj)
+	prev := ev.Prev != nil && w.matches(ev.Prev)
+	switch {
+	case ev.Type == watch.Deleted && prev:
+		return ev, true
+	case cur && prev:
+		return ev, true
+	case cur && !prev:
+		return Event{Type: watch.Added, RV: ev.RV, Obj: ev.Obj}, true
+	case !cur && prev && ev.Type == watch.Modified:
+		return Event{Type: watch.Deleted, RV: ev.RV, Obj: ev.Prev, Prev: ev.Prev}, true
+	}
+	return Event{}, false
+}
+
+func (w *Watcher) offerLocked(ev Event) {
+	if w.closed {
+		return
+	}
+	out, ok := w.convert(ev)
+	if !ok {
+		return
+	}
+	select {
+	case w.ch <- out:
+	default:
+		// A watcher this far behind would hold the cache back; the client resumes.
+		w.c.lg.Debug("closing slow watcher")
+		w.closeLocked()
+	}
+}

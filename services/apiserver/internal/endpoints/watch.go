@@ -1,0 +1,350 @@
+package endpoints
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"time"
+
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/watch"
+	"go.uber.org/zap"
+
+	"drover.dev/apiserver/internal/cache"
+)
+
+// initialEventsEnd marks the bookmark that ends the initial events of a streaming list.
+const initialEventsEnd = "k8s.io/initial-events-end"
+
+// watchStream writes watch events to one HTTP response.
+type watchStream struct {
+	a       *API
+	q       *request
+	out     outputKind
+	flusher http.Flusher
+	buf     bytes.Buffer
+	headers bool // table column definitions already sent
+	lastRV  int64
+}
+
+func (a *API) watch(q *request) {
+	out, err := negotiate(q.r)
+	if err != nil {
+		writeStatus(q.w, q.r, err)
+		return
+	}
+	opts, err := a.parseListOptions(q)
+	if err != nil {
+		writeStatus(q.w, q.r, err)
+		return
+	}
+	v := q.r.URL.Query()
+	bookmarks := v.Get("allowWatchBookmarks") == "true"
+	sendInitial := v.Get("sendInitialEvents")
+	if sendInitial != "" && sendInitial != "true" && sendInitial != "false" {
+		writeStatus(q.w, q.r, invalidParam("sendInitialEvents", sendInitial, "must be true or false"))
+		return
+	}
+	if sendInitial != "" && opts.rvMatch != "NotOlderThan" {
+		writeStatus(q.w, q.r, apierrors.NewInvalid(metav1.SchemeGroupVersion.WithKind("ListOptions").GroupKind(), "",
+			fieldErrs("sendInitialEvents", sendInitial, "sendInitialEvents is forbidden for watch unless resourceVersionMatch is set to NotOlderThan")))
+		return
+	}
+	if sendInitial == "" && opts.rvMatch != "" {
+		writeStatus(q.w, q.r, apierrors.NewInvalid(metav1.SchemeGroupVersion.WithKind("ListOptions").GroupKind(), "",
+			fieldErrs("resourceVersionMatch", opts.rvMatch, "resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided")))
+		return
+	}
+	if sendInitial == "true" && !bookmarks {
+		writeStatus(q.w, q.r, apierrors.NewInvalid(metav1.SchemeGroupVersion.WithKind("ListOptions").GroupKind(), "",
+			fieldErrs("allowWatchBookmarks", "false", "allowWatchBookmarks must be set to true when sendInitialEvents is set to true")))
+		return
+	}
+	timeout := a.cfg.MinWatchTimeout + time.Duration(rand.Int64N(int64(a.cfg.MinWatchTimeout)))
+	if t := v.Get("timeoutSeconds"); t != "" {
+		secs, err := strconv.ParseInt(t, 10, 64)
+		if err != nil || secs < 0 {
+			writeStatus(q.w, q.r, apierrors.NewBadRequest(fmt.Sprintf("invalid timeoutSeconds: %q", t)))
+			return
+		}
+		timeout = time.Duration(secs) * time.Second
+	}
+	if q.info.Name != "" {
+		// Watching one object: GET .../pods/<name>?watch=true.
+		opts.fields = fieldsAnd(opts.fields, "metadata.name", q.info.Name)
+	}
+
+	// Where the watch starts: with the current state (rv "" or "0", or a
+	// streaming list), or after a given revision.
+	req := cache.WatchRequest{
+		Resource: q.storageRes.Resource,
+		Prefix:   a.cfg.Store.ListPrefix(q.storageRes.Resource, q.info.Namespace),
+		Match:    opts.match(),
+	}
+	initialState := sendInitial == "true" || (sendInitial == "" && (opts.rv == "" || opts.rv == "0"))
+	if sendInitial == "false" && (opts.rv == "" || opts.rv == "0") {
+		// Start at the current revision without the current state.
+		if err := a.waitCache(q, opts.rv); err != nil {
+			writeStatus(q.w, q.r, err)
+			return
+		}
+		req.FromRV = a.cfg.Cache.Revision()
+	} else if initialState {
+		if err := a.waitCache(q, opts.rv); err != nil {
+			writeStatus(q.w, q.r, err)
+			return
+		}
+		req.InitialState = true
+	} else {
+		n, _ := strconv.ParseInt(opts.rv, 10, 64)
+		if err := a.waitCache(q, opts.rv); err != nil {
+			writeStatus(q.w, q.r, err)
+			return
+		}
+		req.FromRV = n
+	}
+
+	ctx, cancel := context.WithTimeout(q.ctx, timeout)
+	defer cancel()
+	ws := &watchStream{a: a, q: q, out: out}
+	ws.flusher, _ = q.w.(http.Flusher)
+	q.w.Header().Set("Content-Type", "application/json")
+	q.w.Header().Set("Transfer-Encoding", "chunked")
+
+	w, err := a.cfg.Cache.Watch(req)
+	if errors.Is(err, cache.ErrTooOld) {
+		a.watchEtcd(ctx, ws, req, bookmarks)
+		return
+	}
+	if err != nil {
+		writeStatus(q.w, q.r, cacheError(err))
+		return
+	}
+	defer w.Stop()
+	q.w.WriteHeader(http.StatusOK)
+	ws.flush()
+	ws.lastRV = w.StartRV
+	if !req.InitialState {
+		ws.lastRV = max(req.FromRV, 0)
+	}
+	for _, ev := range w.Initial {
+		if err := ws.send(ev.Type, ev.Obj, ev.RV); err != nil {
+			return
+		}
+	}
+	if req.InitialState {
+		ws.lastRV = w.StartRV
+		if sendInitial == "true" {
+			if err := ws.bookmark(w.StartRV, true); err != nil {
+				return
+			}
+		}
+	}
+	ws.flush()
+
+	ticker := time.NewTicker(a.cfg.BookmarkInterval)
+	defer ticker.Stop()
+	for {
+		select {
+		case ev, ok := <-w.Events():
+			if !ok {
+				return
+			}
+			if err := ws.send(ev.Type, ev.Obj, ev.RV); err != nil {
+				return
+			}
+			// Coalesce flushes while events are queued.
+			if len(w.Events()) == 0 {
+				ws.flush()
+			}
+		case <-ticker.C:
+			if bookmarks {
+				if rev := a.cfg.Cache.Revision(); rev > ws.lastRV {
+					// Bookmarks may only move forward past events already sent;
+					// the cache revision is safe once the queue is drained.
+					if len(w.Events()) == 0 {
+						if err := ws.bookmark(rev, false); err != nil {
+							return
+						}
+						ws.flush()
+					}
+				}
+			}
+		case <-ctx.Done():
+			return
+		case <-a.cfg.Stopping:
+			return
+		}
+	}
+}
+
+// watchEtcd serves a watch from a revision older than the cache history
+// directly from etcd; a compacted revision ends in 410 Gone.
+func (a *API) watchEtcd(ctx context.Context, ws *watchStream, req cache.WatchRequest, bookmarks bool) {
+	q := ws.q
+	wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
+	defer cancel()
+	wch := a.cfg.Store.Client.Watch(wctx, req.Prefix, clientv3.WithPrefix(), clientv3.WithRev(req.FromRV+1), clientv3.WithPrevKV())
+	q.w.WriteHeader(http.StatusOK)
+	ws.flush()
+	ws.lastRV = req.FromRV
+	for {
+		select {
+		case wresp, ok := <-wch:
+			if !ok {
+				return
+			}
+			if wresp.CompactRevision != 0 || errors.Is(wresp.Err(), rpctypes.ErrCompacted) {
+				_ = ws.sendError(apierrors.NewResourceExpired(fmt.Sprintf("too old resource version: %d (%d)", req.FromRV, wresp.CompactRevision)))
+				ws.flush()
+				return
+			}
+			if wresp.Err() != nil {
+				return
+			}
+			for _, e := range wresp.Events {
+				ev, ok := etcdEvent(q.storageRes.Resource, e)
+				if !ok {
+					continue
+				}
+				matches := func(it *cache.Item) bool { return it != nil && (req.Match == nil || req.Match(it)) }
+				cur := ev.Type != watch.Deleted && matches(ev.Obj)
+				prev := matches(ev.Prev)
+				switch {
+				case ev.Type == watch.Deleted && prev, cur && prev:
+				case cur && !prev:
+					ev.Type = watch.Added
+				case !cur && prev:
+					ev = cache.Event{Type: watch.Deleted, RV: ev.RV, Obj: ev.Prev}
+				default:
+					continue
+				}
+				if err := ws.send(ev.Type, ev.Obj, ev.RV); err != nil {
+					return
+				}
+			}
+			ws.flush()
+		case <-ctx.Done():
+			return
+		case <-a.cfg.Stopping:
+			return
+		}
+	}
+}
+
+func etcdEvent(resource string, e *clientv3.Event) (cache.Event, bool) {
+	var prev *cache.Item
+	if e.PrevKv != nil {
+		prev, _ = itemFromKV(resource, string(e.PrevKv.Key), e.PrevKv.Value, e.PrevKv.ModRevision)
+	}
+	if e.Type == clientv3.EventTypeDelete {
+		if prev == nil {
+			return cache.Event{}, false
+		}
+		return cache.Event{Type: watch.Deleted, RV: e.Kv.ModRevision, Obj: prev, Prev: prev}, true
+	}
+	it, err := itemFromKV(resource, string(e.Kv.Key), e.Kv.Value, e.Kv.ModRevision)
+	if err != nil {
+		return cache.Event{}, false
+	}
+	typ := watch.Modified
+	if e.IsCreate() || prev == nil {
+		typ = watch.Added
+	}
+	return cache.Event{Type: typ, RV: e.Kv.ModRevision, Obj: it, Prev: prev}, true
+}
+
+func (ws *watchStream) flush() {
+	if ws.buf.Len() > 0 {
+		_, _ = ws.q.w.Write(ws.buf.Bytes())
+		ws.buf.Reset()
+	}
+	if ws.flusher != nil {
+		ws.flusher.Flush()
+	}
+}
+
+// send appends one event; the object carries the event's revision.
+func (ws *watchStream) send(typ watch.EventType, it *cache.Item, rv int64) error {
+	ws.lastRV = max(ws.lastRV, rv)
+	ws.buf.WriteString(`{"type":"`)
+	ws.buf.WriteString(string(typ))
+	ws.buf.WriteString(`","object":`)
+	if ws.out == outputObject && ws.q.res.StoredAsSelf() {
+		_ = it.WriteJSON(&ws.buf, rv)
+	} else {
+		obj, err := ws.a.decodeStored(ws.q.res, it.Raw, rv)
+		if err != nil {
+			ws.a.lg.Warn("dropping undecodable watch event", zap.String("key", it.Key), zap.Error(err))
+			ws.buf.Truncate(0)
+			return nil
+		}
+		var v any = obj
+		switch ws.out {
+		case outputTable:
+			table, err := ws.a.table(ws.q, []runtime.Object{obj}, ws.headers)
+			if err != nil {
+				return err
+			}
+			ws.headers = true
+			v = table
+		case outputMetadata:
+			v = partialMetadata(obj)
+		default:
+			setGVK(obj, ws.q.res.GVK())
+		}
+		b, err := json.Marshal(v)
+		if err != nil {
+			return err
+		}
+		ws.buf.Write(b)
+	}
+	ws.buf.WriteString("}\n")
+	if ws.buf.Len() > 64*1024 {
+		ws.flush()
+	}
+	return ws.q.r.Context().Err()
+}
+
+// bookmark sends a BOOKMARK whose object has only the resourceVersion (and
+// the initial-events-end annotation when it closes a streaming list).
+func (ws *watchStream) bookmark(rv int64, initialEnd bool) error {
+	ws.lastRV = rv
+	obj := ws.q.res.New()
+	if ws.out == outputMetadata {
+		obj = &metav1.PartialObjectMetadata{TypeMeta: metav1.TypeMeta{APIVersion: "meta.k8s.io/v1", Kind: "PartialObjectMetadata"}}
+	}
+	acc := mustAccessor(obj)
+	acc.SetResourceVersion(strconv.FormatInt(rv, 10))
+	if initialEnd {
+		acc.SetAnnotations(map[string]string{initialEventsEnd: "true"})
+	}
+	b, err := json.Marshal(&metav1.WatchEvent{Type: string(watch.Bookmark), Object: runtime.RawExtension{Object: obj}})
+	if err != nil {
+		return err
+	}
+	ws.buf.Write(b)
+	ws.buf.WriteByte('\n')
+	return ws.q.r.Context().Err()
+}
+
+func (ws *watchStream) sendError(err error) error {
+	status := err.(apierrors.APIStatus).Status()
+	status.Kind, status.APIVersion = "Status", "v1"
+	b, merr := json.Marshal(&metav1.WatchEvent{Type: string(watch.Error), Object: runtime.RawExtension{Object: &status}})
+	if merr != nil {
+		return merr
+	}
+	ws.buf.Write(b)
+	ws.buf.WriteByte('\n')
+	return nil
+}

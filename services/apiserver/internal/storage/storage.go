@@ -1,0 +1,201 @@
+// Package storage keeps API objects in etcd under /registry/<resource>/<namespace>/<name>.
+// Every write is a compare-and-swap on the key's mod revision, which is the
+// object's resourceVersion; the stored bytes never carry a resourceVersion.
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	clientv3 "go.etcd.io/etcd/client/v3"
+)
+
+// Sentinel errors of the storage layer; callers translate them to API status errors.
+var (
+	// ErrNotFound means the key does not exist.
+	ErrNotFound = errors.New("storage: not found")
+	// ErrExists means a create found the key already present.
+	ErrExists = errors.New("storage: already exists")
+	// ErrConflict means the key's revision is not the expected one.
+	ErrConflict = errors.New("storage: revision conflict")
+	// ErrCompacted means the requested revision is older than etcd's history.
+	ErrCompacted = errors.New("storage: revision compacted")
+	// ErrFutureRevision means the requested revision is newer than etcd's.
+	ErrFutureRevision = errors.New("storage: revision in the future")
+)
+
+// Store reads and writes objects in etcd.
+type Store struct {
+	Client *clientv3.Client
+	// Prefix is the key prefix of all objects, "/registry" by default.
+	Prefix string
+}
+
+// New returns a store over client with the given key prefix.
+func New(client *clientv3.Client, prefix string) *Store {
+	if prefix == "" {
+		prefix = "/registry"
+	}
+	return &Store{Client: client, Prefix: strings.TrimSuffix(prefix, "/")}
+}
+
+// Key is the etcd key of an object; namespace is empty for cluster-scoped objects.
+func (s *Store) Key(resource, namespace, name string) string {
+	if namespace == "" {
+		return s.Prefix + "/" + resource + "/" + name
+	}
+	return s.Prefix + "/" + resource + "/" + namespace + "/" + name
+}
+
+// ListPrefix is the key prefix of a resource's objects, optionally in one namespace.
+func (s *Store) ListPrefix(resource, namespace string) string {
+	if namespace == "" {
+		return s.Prefix + "/" + resource + "/"
+	}
+	return s.Prefix + "/" + resource + "/" + namespace + "/"
+}
+
+// KV is one stored object.
+type KV struct {
+	Key   string
+	Value []byte
+	// ModRevision is the object's resourceVersion.
+	ModRevision int64
+}
+
+// Get reads one key at the latest revision (a linearizable read).
+func (s *Store) Get(ctx context.Context, key string) (*KV, error) {
+	resp, err := s.Client.Get(ctx, key)
+	if err != nil {
+		return nil, translate(err)
+	}
+	if len(resp.Kvs) == 0 {
+		return nil, ErrNotFound
+	}
+	kv := resp.Kvs[0]
+	return &KV{Key: string(kv.Key), Value: kv.Value, ModRevision: kv.ModRevision}, nil
+}
+
+// CurrentRevision returns etcd's current revision through a linearizable read.
+func (s *Store) CurrentRevision(ctx context.Context) (int64, error) {
+	resp, err := s.Client.Get(ctx, s.Prefix+"/\x00revision-probe", clientv3.WithCountOnly())
+	if err != nil {
+		return 0, translate(err)
+	}
+	return resp.Header.Revision, nil
+}
+
+// Create writes key if it does not exist, together with extra operations
+// (allocation records) in the same transaction. It returns the new revision.
+func (s *Store) Create(ctx context.Context, key string, value []byte, extra ...clientv3.Op) (int64, error) {
+	ops := append([]clientv3.Op{clientv3.OpPut(key, string(value))}, extra...)
+	cmps := []clientv3.Cmp{clientv3.Compare(clientv3.CreateRevision(key), "=", 0)}
+	for _, op := range extra {
+		if op.IsPut() {
+			// Allocation records must not exist either: two creates never share an IP or port.
+			cmps = append(cmps, clientv3.Compare(clientv3.CreateRevision(string(op.KeyBytes())), "=", 0))
+		}
+	}
+	resp, err := s.Client.Txn(ctx).If(cmps...).Then(ops...).Commit()
+	if err != nil {
+		return 0, translate(err)
+	}
+	if !resp.Succeeded {
+		return 0, ErrExists
+	}
+	return resp.Header.Revision, nil
+}
+
+// Update replaces key if its mod revision is still expectedRevision, with
+// extra operations in the same transaction. It returns the new revision.
+func (s *Store) Update(ctx context.Context, key string, value []byte, expectedRevision int64, extra ...clientv3.Op) (int64, error) {
+	ops := append([]clientv3.Op{clientv3.OpPut(key, string(value))}, extra...)
+	cmps := []clientv3.Cmp{clientv3.Compare(clientv3.ModRevision(key), "=", expectedRevision)}
+	for _, op := range extra {
+		if op.IsPut() {
+			cmps = append(cmps, clientv3.Compare(clientv3.CreateRevision(string(op.KeyBytes())), "=", 0))
+		}
+	}
+	resp, err := s.Client.Txn(ctx).If(cmps...).Then(ops...).Commit()
+	if err != nil {
+		return 0, translate(err)
+	}
+	if !resp.Succeeded {
+		return 0, ErrConflict
+	}
+	return resp.Header.Revision, nil
+}
+
+// Delete removes key if its mod revision is still expectedRevision, with extra
+// operations (releasing allocations) in the same transaction.
+func (s *Store) Delete(ctx context.Context, key string, expectedRevision int64, extra ...clientv3.Op) (int64, error) {
+	ops := append([]clientv3.Op{clientv3.OpDelete(key)}, extra...)
+	resp, err := s.Client.Txn(ctx).
+		If(clientv3.Compare(clientv3.ModRevision(key), "=", expectedRevision)).
+		Then(ops...).Commit()
+	if err != nil {
+		return 0, translate(err)
+	}
+	if !resp.Succeeded {
+		return 0, ErrConflict
+	}
+	return resp.Header.Revision, nil
+}
+
+// ListResult is one page of a range read.
+type ListResult struct {
+	KVs []KV
+	// Revision is the snapshot the page was read at.
+	Revision int64
+	// More is set when keys remain after the last one returned.
+	More bool
+}
+
+// List reads keys in [start, end of prefix) at revision rev (0 = latest),
+// at most limit keys (0 = all).
+func (s *Store) List(ctx context.Context, prefix, start string, rev, limit int64) (*ListResult, error) {
+	if start == "" {
+		start = prefix
+	}
+	opts := []clientv3.OpOption{clientv3.WithRange(clientv3.GetPrefixRangeEnd(prefix))}
+	if rev > 0 {
+		opts = append(opts, clientv3.WithRev(rev))
+	}
+	if limit > 0 {
+		opts = append(opts, clientv3.WithLimit(limit))
+	}
+	resp, err := s.Client.Get(ctx, start, opts...)
+	if err != nil {
+		return nil, translate(err)
+	}
+	out := &ListResult{Revision: resp.Header.Revision, More: resp.More}
+	if rev > 0 {
+		out.Revision = rev
+	}
+	out.KVs = make([]KV, len(resp.Kvs))
+	for i, kv := range resp.Kvs {
+		out.KVs[i] = KV{Key: string(kv.Key), Value: kv.Value, ModRevision: kv.ModRevision}
+	}
+	return out, nil
+}
+
+// Compact discards history up to rev (used by tests and maintenance).
+func (s *Store) Compact(ctx context.Context, rev int64) error {
+	_, err := s.Client.Compact(ctx, rev, clientv3.WithCompactPhysical())
+	return translate(err)
+}
+
+func translate(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, rpctypes.ErrCompacted):
+		return fmt.Errorf("%w: %v", ErrCompacted, err)
+	case errors.Is(err, rpctypes.ErrFutureRev):
+		return fmt.Errorf("%w: %v", ErrFutureRevision, err)
+	}
+	return err
+}
