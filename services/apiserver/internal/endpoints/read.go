@@ -118,10 +118,11 @@ func (a *API) writeObject(q *request, out outputKind, code int, obj runtime.Obje
 }
 
 func partialMetadata(obj runtime.Object) *metav1.PartialObjectMetadata {
-	acc := mustAccessor(obj)
 	pm := &metav1.PartialObjectMetadata{}
 	pm.APIVersion, pm.Kind = "meta.k8s.io/v1", "PartialObjectMetadata"
-	pm.ObjectMeta = *acc.(*metav1.ObjectMeta)
+	if om, ok := structField(obj, "ObjectMeta"); ok {
+		pm.ObjectMeta = om.Interface().(metav1.ObjectMeta)
+	}
 	return pm
 }
 

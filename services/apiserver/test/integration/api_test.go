@@ -449,3 +449,11 @@ func TestBadInputGetsStatus(t *testing.T) {
 		})
 	}
 }
+
+func startServerA(t *testing.T) *apiservertesting.TestServer {
+	return apiservertesting.StartTestServer(t, "", nil)
+}
+
+func apiservertestingStart(t *testing.T, etcdURL string) *apiservertesting.TestServer {
+	return apiservertesting.StartTestServer(t, etcdURL, nil)
+}

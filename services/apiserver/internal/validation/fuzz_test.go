@@ -1,0 +1,110 @@
+package validation
+
+import (
+	"encoding/json"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+)
+
+// fuzzKind decodes two JSON documents into new and old objects of one kind
+// and runs every entry point on them. Only panics fail: any error list is a
+// fine answer to garbage.
+func fuzzKind[T runtime.Object](f *testing.F, seeds ...runtime.Object) {
+	for _, s := range seeds {
+		b, err := json.Marshal(s)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b, b)
+		f.Add(b, []byte(`{}`))
+	}
+	f.Add([]byte(`{"metadata":{"name":""}}`), []byte(`null`))
+	f.Fuzz(func(t *testing.T, data, oldData []byte) {
+		obj := newObject[T]()
+		if json.Unmarshal(data, obj) != nil {
+			return
+		}
+		old := newObject[T]()
+		if json.Unmarshal(oldData, old) != nil {
+			old = obj.DeepCopyObject().(T)
+		}
+		_ = Validate(obj)
+		_ = ValidateUpdate(obj, old)
+		_ = ValidateUpdate(old, obj)
+		_ = ValidateStatusUpdate(obj, old)
+		for _, e := range Validate(obj) {
+			_ = e.Error() // printing values must not panic either
+		}
+	})
+}
+
+// newObject allocates the struct a pointer type T points to.
+func newObject[T runtime.Object]() T {
+	return reflect.New(reflect.TypeFor[T]().Elem()).Interface().(T)
+}
+
+func FuzzValidatePod(f *testing.F) {
+	full := validPod()
+	full.Spec.Volumes = []corev1.Volume{{Name: "v", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}
+	full.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "v", MountPath: "/v"}}
+	full.Spec.Tolerations = []corev1.Toleration{{Key: "k", Operator: corev1.TolerationOpExists}}
+	fuzzKind[*corev1.Pod](f, validPod(), full)
+}
+
+func FuzzValidateDeployment(f *testing.F) {
+	fuzzKind[*appsv1.Deployment](f, validDeployment())
+}
+
+func FuzzValidateService(f *testing.F) {
+	lb := validService()
+	lb.Spec.Type = corev1.ServiceTypeLoadBalancer
+	lb.Spec.ClusterIPs = []string{"10.0.0.1", "fd00::1"}
+	fuzzKind[*corev1.Service](f, validService(), lb)
+}
+
+func FuzzValidateSecret(f *testing.F) {
+	fuzzKind[*corev1.Secret](f, &corev1.Secret{ObjectMeta: nsMeta, Type: corev1.SecretTypeTLS,
+		Data: map[string][]byte{"tls.crt": []byte("c")}, StringData: map[string]string{"tls.key": "k"}})
+}
+
+func FuzzValidateConfigMap(f *testing.F) {
+	fuzzKind[*corev1.ConfigMap](f, &corev1.ConfigMap{ObjectMeta: nsMeta, Immutable: ptr(true), Data: map[string]string{"a": "b"}})
+}
+
+func FuzzValidateJob(f *testing.F) {
+	fuzzKind[*batchv1.Job](f, validJob())
+}
+
+// FuzzValidateAnyKind reaches the kinds without a target of their own: the
+// first byte picks the kind.
+func FuzzValidateAnyKind(f *testing.F) {
+	types := make([]reflect.Type, 0, len(kinds))
+	for t := range kinds {
+		types = append(types, t)
+	}
+	// Map order is random; sort for stable kind numbers across runs.
+	slices.SortFunc(types, func(a, b reflect.Type) int { return strings.Compare(a.String(), b.String()) })
+	for i := range types {
+		f.Add(byte(i), []byte(`{"metadata":{"name":"a","namespace":"b","resourceVersion":"1"},"spec":{}}`))
+	}
+	f.Fuzz(func(t *testing.T, k byte, data []byte) {
+		typ := types[int(k)%len(types)]
+		obj := reflect.New(typ.Elem()).Interface().(runtime.Object)
+		if json.Unmarshal(data, obj) != nil {
+			return
+		}
+		old := reflect.New(typ.Elem()).Interface().(runtime.Object)
+		_ = Validate(obj)
+		_ = ValidateUpdate(obj, old)
+		_ = ValidateUpdate(old, obj)
+		_ = ValidateUpdate(obj, obj.DeepCopyObject())
+		_ = ValidateStatusUpdate(obj, old)
+	})
+}
