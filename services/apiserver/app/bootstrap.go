@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"time"
@@ -38,6 +39,12 @@ func bootstrap(ctx context.Context, api *endpoints.API, serviceIP, advertise str
 			Ports:     []corev1.ServicePort{{Name: "https", Protocol: corev1.ProtocolTCP, Port: 443, TargetPort: intstr.FromInt32(int32(port))}},
 		},
 	}, lg)
+	if ip := net.ParseIP(advertise); ip == nil || ip.IsLoopback() {
+		// Endpoints may not point at loopback; in a single-machine cluster
+		// bound to 127.0.0.1 there is no address pods could use yet.
+		lg.Info("not publishing kubernetes endpoints for a loopback address", zap.String("address", advertise))
+		return
+	}
 	create(ctx, api, "/api/v1/namespaces/default/endpoints", &corev1.Endpoints{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Endpoints"},
 		ObjectMeta: metav1.ObjectMeta{Name: "kubernetes", Namespace: "default", Labels: map[string]string{"endpointslice.kubernetes.io/skip-mirror": "true"}},
@@ -48,17 +55,24 @@ func bootstrap(ctx context.Context, api *endpoints.API, serviceIP, advertise str
 	}, lg)
 }
 
-// create posts obj through the API, retrying while etcd or the cache warm up.
-func create(ctx context.Context, api *endpoints.API, path string, obj any, lg *zap.Logger) {
+// create posts obj through the API unless it exists (another replica may
+// have made it), retrying while etcd or the cache warm up.
+func create(ctx context.Context, api *endpoints.API, path string, obj metav1.Object, lg *zap.Logger) {
 	body, err := json.Marshal(obj)
 	if err != nil {
 		lg.Error("encoding bootstrap object", zap.Error(err))
 		return
 	}
 	for attempt := 0; attempt < 30 && ctx.Err() == nil; attempt++ {
+		get := httptest.NewRequestWithContext(ctx, http.MethodGet, path+"/"+obj.GetName(), nil)
+		rec := httptest.NewRecorder()
+		api.ServeHTTP(rec, get)
+		if rec.Code == http.StatusOK {
+			return
+		}
 		req := httptest.NewRequestWithContext(ctx, http.MethodPost, path, bytes.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
-		rec := httptest.NewRecorder()
+		rec = httptest.NewRecorder()
 		api.ServeHTTP(rec, req)
 		switch rec.Code {
 		case http.StatusCreated, http.StatusConflict:

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/pprof"
 	"sort"
 	"strings"
 
@@ -18,6 +19,7 @@ type muxConfig struct {
 	openapi     http.Handler
 	metrics     http.Handler
 	readyChecks map[string]func() error
+	profiling   bool
 }
 
 // newMux routes the non-resource paths (health, version, metrics, OpenAPI,
@@ -37,6 +39,9 @@ func newMux(c muxConfig) http.Handler {
 			enc := json.NewEncoder(w)
 			enc.SetIndent("", "  ")
 			_ = enc.Encode(Version)
+			return
+		case c.profiling && strings.HasPrefix(p, "/debug/pprof"):
+			servePprof(w, r)
 			return
 		case p == "/metrics":
 			c.metrics.ServeHTTP(w, r)
@@ -93,4 +98,19 @@ func writeHealth(w http.ResponseWriter, r *http.Request, checks map[string]func(
 		return
 	}
 	_, _ = w.Write([]byte("ok"))
+}
+
+func servePprof(w http.ResponseWriter, r *http.Request) {
+	switch strings.TrimPrefix(r.URL.Path, "/debug/pprof/") {
+	case "cmdline":
+		pprof.Cmdline(w, r)
+	case "profile":
+		pprof.Profile(w, r)
+	case "symbol":
+		pprof.Symbol(w, r)
+	case "trace":
+		pprof.Trace(w, r)
+	default:
+		pprof.Index(w, r)
+	}
 }

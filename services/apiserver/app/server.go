@@ -92,7 +92,7 @@ func Run(ctx context.Context, opts *options.Options, ready Ready) error {
 	if err != nil {
 		return err
 	}
-	objCache := cache.New(store, endpoints.Parse, lg.Named("cache"), cache.Options{HistorySize: opts.WatchCacheHistory})
+	objCache := cache.New(store, endpoints.Parse, lg.Named("cache"), cache.Options{HistorySize: opts.WatchCacheHistory, Skip: []string{"ranges"}})
 	cacheCtx, stopCache := context.WithCancel(context.Background())
 	defer stopCache()
 	go objCache.Run(cacheCtx)
@@ -125,6 +125,7 @@ func Run(ctx context.Context, opts *options.Options, ready Ready) error {
 		discovery: endpoints.NewDiscovery(reg),
 		openapi:   openAPIHandler(reg),
 		metrics:   promhttp.HandlerFor(promReg, promhttp.HandlerOpts{}),
+		profiling: opts.Profiling,
 		readyChecks: map[string]func() error{
 			"etcd": func() error {
 				if !etcdHealthy.Load() {

@@ -26,6 +26,7 @@ type Options struct {
 	ShutdownTimeout       time.Duration
 	WatchCacheHistory     int
 	MinRequestTimeout     time.Duration
+	Profiling             bool
 }
 
 // New returns the defaults, which match kube-apiserver's where both have the flag.
@@ -40,6 +41,7 @@ func New() *Options {
 		ShutdownTimeout:       30 * time.Second,
 		WatchCacheHistory:     10000,
 		MinRequestTimeout:     30 * time.Minute,
+		Profiling:             true,
 	}
 }
 
@@ -58,6 +60,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.LogLevel, "log-level", o.LogLevel, "debug, info, warn or error")
 	fs.DurationVar(&o.ShutdownTimeout, "shutdown-timeout", o.ShutdownTimeout, "how long graceful shutdown waits for requests to finish")
 	fs.IntVar(&o.WatchCacheHistory, "watch-cache-history", o.WatchCacheHistory, "events kept per resource for watches that resume from a resourceVersion")
+	fs.BoolVar(&o.Profiling, "profiling", o.Profiling, "serve Go profiles under /debug/pprof/")
 	fs.DurationVar(&o.MinRequestTimeout, "min-request-timeout", o.MinRequestTimeout, "shortest server-chosen watch duration; each watch gets between this and twice this")
 }
 

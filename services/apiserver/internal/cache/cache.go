@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -50,6 +51,8 @@ type Options struct {
 	HistorySize int
 	// WatcherBuffer is the per-watcher queue length; a watcher that falls this far behind is closed.
 	WatcherBuffer int
+	// Skip names key segments under the prefix that hold no objects (allocation records).
+	Skip []string
 }
 
 // Cache is the in-memory mirror of etcd.
@@ -136,6 +139,9 @@ func (c *Cache) resourceOf(key string) (string, bool) {
 		return "", false
 	}
 	res, _, ok := strings.Cut(rest, "/")
+	if ok && slices.Contains(c.opts.Skip, res) {
+		return "", false
+	}
 	return res, ok
 }
 

@@ -9,12 +9,12 @@ import (
 	"net/http"
 	"time"
 
+	"go.uber.org/zap"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation/field"
-	"go.uber.org/zap"
 
 	"drover.dev/apiserver/internal/allocator"
 	"drover.dev/apiserver/internal/cache"

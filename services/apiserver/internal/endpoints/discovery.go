@@ -51,8 +51,8 @@ func (d *Discovery) ServeHTTP(w http.ResponseWriter, r *http.Request) bool {
 			return true
 		}
 		writeJSON(w, r, http.StatusOK, &metav1.APIVersions{
-			TypeMeta: metav1.TypeMeta{Kind: "APIVersions"},
-			Versions: []string{"v1"},
+			TypeMeta:                   metav1.TypeMeta{Kind: "APIVersions"},
+			Versions:                   []string{"v1"},
 			ServerAddressByClientCIDRs: []metav1.ServerAddressByClientCIDR{{ClientCIDR: "0.0.0.0/0", ServerAddress: serverAddress(r)}},
 		})
 	case len(parts) == 1 && parts[0] == "apis":

@@ -434,4 +434,3 @@ func writeListHeader(buf *bytes.Buffer, q *request, lm metav1.ListMeta) {
 	meta, _ := json.Marshal(lm)
 	fmt.Fprintf(buf, `{"kind":%q,"apiVersion":%q,"metadata":%s,"items":[`, q.res.Kind+"List", gv, meta)
 }
-

@@ -37,10 +37,10 @@ type podFields struct {
 		HostNetwork        bool   `json:"hostNetwork"`
 	} `json:"spec"`
 	Status struct {
-		Phase             string `json:"phase"`
-		PodIP             string `json:"podIP"`
+		Phase             string                `json:"phase"`
+		PodIP             string                `json:"podIP"`
 		PodIPs            []struct{ IP string } `json:"podIPs"`
-		NominatedNodeName string `json:"nominatedNodeName"`
+		NominatedNodeName string                `json:"nominatedNodeName"`
 	} `json:"status"`
 }
 

@@ -303,9 +303,9 @@ func TestListSelectorsAndPaging(t *testing.T) {
 		}
 	}
 	tests := []struct {
-		name   string
-		opts   metav1.ListOptions
-		want   int
+		name string
+		opts metav1.ListOptions
+		want int
 	}{
 		{"all", metav1.ListOptions{}, 50},
 		{"equals", metav1.ListOptions{LabelSelector: "idx=1"}, 10},

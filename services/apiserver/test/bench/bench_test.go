@@ -1,0 +1,336 @@
+// Package bench measures drover-apiserver as a separate process against a
+// real embedded etcd, driven by client-go with 16 concurrent clients. The
+// numbers are reported as benchmark metrics; nothing here passes or fails
+// on speed.
+//
+//	go test -run '^$' -bench . -benchtime 1x ./test/bench/
+package bench
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	"drover.dev/libs/etcdtest"
+)
+
+const clients = 16
+
+type server struct {
+	cmd    *exec.Cmd
+	config *rest.Config
+	cs     kubernetes.Interface
+}
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+func build(b *testing.B) string {
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "drover-bench")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "drover-apiserver")
+		out, err := exec.Command("go", "build", "-o", binPath, "drover.dev/apiserver").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("build: %v: %s", err, out)
+		}
+	})
+	if buildErr != nil {
+		b.Fatal(buildErr)
+	}
+	return binPath
+}
+
+func freePort(b *testing.B) int {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// start runs etcd in-process and the apiserver as a child process.
+func start(b *testing.B) *server {
+	b.Helper()
+	bin := build(b)
+	etcd := etcdtest.Start(b)
+	port := freePort(b)
+	cmd := exec.Command(bin, "--etcd-servers="+etcd.ClientURL, "--bind-address=127.0.0.1",
+		"--secure-port="+strconv.Itoa(port), "--log-level=error")
+	cmd.Stderr = os.Stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+	})
+	url := fmt.Sprintf("https://127.0.0.1:%d", port)
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := hc.Get(url + "/api/v1/namespaces/default")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			b.Fatal("apiserver not ready")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	cfg := &rest.Config{Host: url, TLSClientConfig: rest.TLSClientConfig{Insecure: true}, QPS: -1, Burst: -1}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return &server{cmd: cmd, config: cfg, cs: cs}
+}
+
+func pod(name string) *corev1.Pod {
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"app": "bench", "tier": "web"}},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{
+			Name: "web", Image: "registry.example/web:1.0",
+			Ports: []corev1.ContainerPort{{ContainerPort: 8080}},
+			Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{
+				corev1.ResourceCPU: mustQuantity("100m"), corev1.ResourceMemory: mustQuantity("64Mi")}},
+		}}},
+	}
+}
+
+// parallel runs n calls of fn across the clients and returns calls per second.
+func parallel(n int, fn func(i int) error) (float64, error) {
+	var next atomic.Int64
+	var firstErr atomic.Value
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					return
+				}
+				if err := fn(i); err != nil {
+					firstErr.CompareAndSwap(nil, err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if err, ok := firstErr.Load().(error); ok {
+		return 0, err
+	}
+	return float64(n) / time.Since(start).Seconds(), nil
+}
+
+// createPods creates n pods named prefix-i and reports the rate.
+func createPods(b *testing.B, cs kubernetes.Interface, prefix string, n int) float64 {
+	ctx := context.Background()
+	rate, err := parallel(n, func(i int) error {
+		_, err := cs.CoreV1().Pods("default").Create(ctx, pod(fmt.Sprintf("%s-%d", prefix, i)), metav1.CreateOptions{})
+		return err
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return rate
+}
+
+// BenchmarkCreate: pods created per second by 16 concurrent clients.
+func BenchmarkCreate(b *testing.B) {
+	s := start(b)
+	createPods(b, s.cs, "warm", 200)
+	b.ResetTimer()
+	rate := createPods(b, s.cs, "c", 5000*b.N)
+	b.ReportMetric(rate, "creates/s")
+}
+
+// BenchmarkGet: consistent (resourceVersion="") pod gets per second by 16 clients.
+func BenchmarkGet(b *testing.B) {
+	s := start(b)
+	createPods(b, s.cs, "g", 100)
+	ctx := context.Background()
+	b.ResetTimer()
+	rate, err := parallel(20000*b.N, func(i int) error {
+		_, err := s.cs.CoreV1().Pods("default").Get(ctx, fmt.Sprintf("g-%d", i%100), metav1.GetOptions{})
+		return err
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(rate, "gets/s")
+}
+
+// BenchmarkList10kPods: a consistent list of 10,000 pods, and the
+// apiserver's resident memory while it holds them.
+func BenchmarkList10kPods(b *testing.B) {
+	s := start(b)
+	createPods(b, s.cs, "l", 10000)
+	ctx := context.Background()
+	if _, err := s.cs.CoreV1().Pods("default").List(ctx, metav1.ListOptions{}); err != nil {
+		b.Fatal(err)
+	}
+	var times []time.Duration
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	allocsBefore := ms.Mallocs
+	b.ResetTimer()
+	for range max(b.N, 10) {
+		t0 := time.Now()
+		l, err := s.cs.CoreV1().Pods("default").List(ctx, metav1.ListOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		times = append(times, time.Since(t0))
+		if len(l.Items) != 10000 {
+			b.Fatalf("listed %d", len(l.Items))
+		}
+	}
+	b.StopTimer()
+	runtime.ReadMemStats(&ms)
+	slices.Sort(times)
+	b.ReportMetric(float64(times[len(times)/2].Microseconds())/1000, "ms/list-p50")
+	b.ReportMetric(float64(ms.Mallocs-allocsBefore)/float64(len(times)), "client-allocs/list")
+	// Server-side time without the client's decoding: a raw GET.
+	raw := s.cs.CoreV1().RESTClient().Get().AbsPath("/api/v1/namespaces/default/pods")
+	var rawTimes []time.Duration
+	for range 10 {
+		t0 := time.Now()
+		if _, err := raw.DoRaw(ctx); err != nil {
+			b.Fatal(err)
+		}
+		rawTimes = append(rawTimes, time.Since(t0))
+	}
+	slices.Sort(rawTimes)
+	b.ReportMetric(float64(rawTimes[len(rawTimes)/2].Microseconds())/1000, "ms/raw-list-p50")
+	runtime.GC()
+	b.ReportMetric(float64(rssKB(b, s.cmd.Process.Pid))/1024, "apiserver-RSS-MB")
+}
+
+func rssKB(b *testing.B, pid int) int {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
+			n, _ := strconv.Atoi(strings.Fields(v)[0])
+			return n
+		}
+	}
+	b.Fatal("no VmRSS")
+	return 0
+}
+
+// BenchmarkWatchLatency: 100 watchers of pods; delivery latency from the
+// moment an update returns to the client until each watcher has the event.
+func BenchmarkWatchLatency(b *testing.B) {
+	s := start(b)
+	const watchers = 100
+	const updates = 200
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	p, err := s.cs.CoreV1().Pods("default").Create(ctx, pod("watched"), metav1.CreateOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var mu sync.Mutex
+	sent := map[string]time.Time{}
+	var lat []time.Duration
+	var wg sync.WaitGroup
+	ready := make(chan struct{}, watchers)
+	for range watchers {
+		w, err := s.cs.CoreV1().Pods("default").Watch(ctx, metav1.ListOptions{ResourceVersion: p.ResourceVersion, FieldSelector: "metadata.name=watched"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer w.Stop()
+			ready <- struct{}{}
+			seen := 0
+			for ev := range w.ResultChan() {
+				now := time.Now()
+				obj, ok := ev.Object.(*corev1.Pod)
+				if !ok {
+					continue
+				}
+				mu.Lock()
+				if t, ok := sent[obj.ResourceVersion]; ok {
+					lat = append(lat, now.Sub(t))
+				}
+				mu.Unlock()
+				seen++
+				if seen == updates {
+					return
+				}
+			}
+		}()
+	}
+	for range watchers {
+		<-ready
+	}
+	b.ResetTimer()
+	for i := range updates {
+		t0 := time.Now()
+		patched, err := s.cs.CoreV1().Pods("default").Patch(ctx, "watched", "application/merge-patch+json",
+			[]byte(fmt.Sprintf(`{"metadata":{"annotations":{"n":"%d"}}}`, i)), metav1.PatchOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		mu.Lock()
+		sent[patched.ResourceVersion] = t0
+		mu.Unlock()
+		time.Sleep(5 * time.Millisecond)
+	}
+	wg.Wait()
+	b.StopTimer()
+	slices.Sort(lat)
+	if len(lat) == 0 {
+		b.Fatal("no latencies")
+	}
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "ms-p50")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "ms-p99")
+	b.ReportMetric(float64(len(lat)), "deliveries")
+}
+
+func mustQuantity(s string) resource.Quantity { return resource.MustParse(s) }
