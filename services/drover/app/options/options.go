@@ -1,0 +1,145 @@
+// Package options holds the flags of the drover commands and their
+// validation.
+package options
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+
+	"github.com/spf13/pflag"
+)
+
+// Defaults of `drover up`.
+const (
+	DefaultStateDir          = ".drover"
+	DefaultBindAddress       = "127.0.0.1"
+	DefaultAPIServerPort     = 6443
+	DefaultAPIServerReplicas = 1
+	DefaultEtcdPort          = 2379
+	DefaultEtcdPeerPort      = 2380
+)
+
+// GlobalOptions apply to every command.
+type GlobalOptions struct {
+	// Verbose logs at debug level and lets embedded etcd log at info.
+	Verbose bool
+}
+
+// AddFlags registers the global flags.
+func (o *GlobalOptions) AddFlags(fs *pflag.FlagSet) {
+	fs.BoolVar(&o.Verbose, "verbose", o.Verbose, "Log more: drover at debug level, embedded etcd at info level instead of warn.")
+}
+
+// UpOptions are the flags of `drover up`.
+type UpOptions struct {
+	StateDir          string
+	BindAddress       string
+	APIServerPort     int
+	APIServerReplicas int
+	EtcdPort          int
+	EtcdPeerPort      int
+	EtcdServers       []string
+	BinDir            string
+}
+
+// NewUpOptions returns the defaults.
+func NewUpOptions() *UpOptions {
+	return &UpOptions{
+		StateDir:          DefaultStateDir,
+		BindAddress:       DefaultBindAddress,
+		APIServerPort:     DefaultAPIServerPort,
+		APIServerReplicas: DefaultAPIServerReplicas,
+		EtcdPort:          DefaultEtcdPort,
+		EtcdPeerPort:      DefaultEtcdPeerPort,
+	}
+}
+
+// AddFlags registers the flags of `drover up`.
+func (o *UpOptions) AddFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.StateDir, "state-dir", o.StateDir, "Directory for etcd data, certificates, kubeconfig and logs; a later run resumes from it.")
+	fs.StringVar(&o.BindAddress, "bind-address", o.BindAddress, "IP address the apiserver listens on; also added to its serving certificate.")
+	fs.IntVar(&o.APIServerPort, "apiserver-port", o.APIServerPort, "HTTPS port of the apiserver; replica i listens on this port + i.")
+	fs.IntVar(&o.APIServerReplicas, "apiserver-replicas", o.APIServerReplicas, "Number of apiserver processes.")
+	fs.IntVar(&o.EtcdPort, "etcd-port", o.EtcdPort, "Client port of the embedded etcd on 127.0.0.1.")
+	fs.IntVar(&o.EtcdPeerPort, "etcd-peer-port", o.EtcdPeerPort, "Peer port of the embedded etcd on 127.0.0.1.")
+	fs.StringSliceVar(&o.EtcdServers, "etcd-servers", o.EtcdServers, "Comma-separated etcd client URLs to use instead of starting an embedded etcd.")
+	fs.StringVar(&o.BinDir, "bin-dir", o.BinDir, "Directory holding drover-apiserver (default: the directory of the drover executable).")
+}
+
+// EmbeddedEtcd reports whether `drover up` starts its own etcd.
+func (o *UpOptions) EmbeddedEtcd() bool { return len(o.EtcdServers) == 0 }
+
+// Validate returns every problem with the options.
+func (o *UpOptions) Validate() []error {
+	var errs []error
+	if o.StateDir == "" {
+		errs = append(errs, errors.New("--state-dir must not be empty"))
+	}
+	if net.ParseIP(o.BindAddress) == nil {
+		errs = append(errs, fmt.Errorf("--bind-address %q is not an IP address", o.BindAddress))
+	}
+	if o.APIServerReplicas < 1 {
+		errs = append(errs, fmt.Errorf("--apiserver-replicas must be at least 1, got %d", o.APIServerReplicas))
+	}
+	errs = append(errs, validatePort("--apiserver-port", o.APIServerPort)...)
+	if o.APIServerReplicas > 1 && o.APIServerPort+o.APIServerReplicas-1 > 65535 {
+		errs = append(errs, fmt.Errorf("--apiserver-port %d leaves no room for %d replicas", o.APIServerPort, o.APIServerReplicas))
+	}
+	if o.EmbeddedEtcd() {
+		errs = append(errs, validatePort("--etcd-port", o.EtcdPort)...)
+		errs = append(errs, validatePort("--etcd-peer-port", o.EtcdPeerPort)...)
+		if o.EtcdPort == o.EtcdPeerPort {
+			errs = append(errs, fmt.Errorf("--etcd-port and --etcd-peer-port are both %d", o.EtcdPort))
+		}
+		for _, p := range []struct {
+			flag string
+			port int
+		}{{"--etcd-port", o.EtcdPort}, {"--etcd-peer-port", o.EtcdPeerPort}} {
+			if p.port >= o.APIServerPort && p.port < o.APIServerPort+max(o.APIServerReplicas, 1) {
+				errs = append(errs, fmt.Errorf("%s %d is also an apiserver port", p.flag, p.port))
+			}
+		}
+	}
+	for _, s := range o.EtcdServers {
+		u, err := url.Parse(s)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("--etcd-servers: %q is not an http(s) URL", s))
+		}
+	}
+	return errs
+}
+
+func validatePort(flag string, port int) []error {
+	if port < 1 || port > 65535 {
+		return []error{fmt.Errorf("%s must be between 1 and 65535, got %d", flag, port)}
+	}
+	return nil
+}
+
+// DownOptions are the flags of `drover down`.
+type DownOptions struct {
+	StateDir string
+	Purge    bool
+}
+
+// NewDownOptions returns the defaults.
+func NewDownOptions() *DownOptions {
+	return &DownOptions{StateDir: DefaultStateDir}
+}
+
+// AddFlags registers the flags of `drover down`.
+func (o *DownOptions) AddFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.StateDir, "state-dir", o.StateDir, "State directory of the cluster, as given to drover up.")
+	fs.BoolVar(&o.Purge, "purge", o.Purge, "Delete the state directory: etcd data, certificates, kubeconfig and logs.")
+}
+
+// Validate returns every problem with the options.
+func (o *DownOptions) Validate() []error {
+	var errs []error
+	if o.StateDir == "" {
+		errs = append(errs, errors.New("--state-dir must not be empty"))
+	}
+	return errs
+}

@@ -1,0 +1,304 @@
+package app
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"drover.dev/drover/app/options"
+	"drover.dev/drover/internal/atomicfile"
+	"drover.dev/drover/internal/etcd"
+	"drover.dev/drover/internal/kubeconfig"
+	"drover.dev/drover/internal/pidfile"
+	"drover.dev/drover/internal/pki"
+	"drover.dev/drover/internal/statedir"
+	"drover.dev/drover/internal/supervisor"
+)
+
+const (
+	// APIServerBinary is the file name of the apiserver in --bin-dir.
+	APIServerBinary = "drover-apiserver"
+	// ServiceClusterIPRange and ServiceNodePortRange are the cluster's
+	// networking defaults (see ARCHITECTURE.md).
+	ServiceClusterIPRange = "10.96.0.0/12"
+	ServiceNodePortRange  = "30000-32767"
+
+	// daemonReadyTimeout bounds the wait for each daemon's readiness; a daemon
+	// that crashes on start is retried with back-off until then.
+	daemonReadyTimeout = 2 * time.Minute
+	// readyzTimeout bounds one readiness request.
+	readyzTimeout = 5 * time.Second
+)
+
+func newUpCommand(global *options.GlobalOptions) *cobra.Command {
+	opts := options.NewUpOptions()
+	cmd := &cobra.Command{
+		Use:   "up",
+		Short: "Run a local cluster until interrupted",
+		Long: `Run a local cluster: embedded etcd (unless --etcd-servers is given) and the
+drover daemons as child processes, restarted when they crash. Certificates, a
+kubeconfig for the cluster admin, etcd's data and the daemons' logs are kept
+in --state-dir, so a later run resumes the same cluster. Stop it with Ctrl-C
+(or SIGTERM); delete it with drover down --purge.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if errs := opts.Validate(); len(errs) > 0 {
+				return validationError(errs)
+			}
+			lg := newLogger(zapcore.AddSync(cmd.ErrOrStderr()), global.Verbose)
+			defer lg.Sync() //nolint:errcheck // fails harmlessly on a terminal
+			cfg, err := completeUp(opts, global.Verbose)
+			if err != nil {
+				return err
+			}
+			ctx, stop := signalContext(cmd.Context(), lg)
+			defer stop()
+			return runUp(ctx, cfg, cmd.OutOrStdout(), cmd.ErrOrStderr(), lg)
+		},
+	}
+	opts.AddFlags(cmd.Flags())
+	return cmd
+}
+
+// upConfig is what `drover up` runs, with every path resolved.
+type upConfig struct {
+	*options.UpOptions
+	verbose bool
+	dir     statedir.Dir
+	binDir  string
+	// clientHost is where clients reach the apiserver: the bind address,
+	// or loopback when it binds every address.
+	clientHost string
+}
+
+func completeUp(o *options.UpOptions, verbose bool) (*upConfig, error) {
+	dir, err := statedir.New(o.StateDir)
+	if err != nil {
+		return nil, err
+	}
+	binDir := o.BinDir
+	if binDir == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			return nil, fmt.Errorf("find drover's own directory for --bin-dir: %w", err)
+		}
+		if resolved, err := filepath.EvalSymlinks(exe); err == nil {
+			exe = resolved
+		}
+		binDir = filepath.Dir(exe)
+	}
+	if binDir, err = filepath.Abs(binDir); err != nil {
+		return nil, err
+	}
+	clientHost := o.BindAddress
+	if ip := net.ParseIP(o.BindAddress); ip != nil && ip.IsUnspecified() {
+		clientHost = "127.0.0.1"
+		if ip.To4() == nil {
+			clientHost = "::1"
+		}
+	}
+	return &upConfig{UpOptions: o, verbose: verbose, dir: dir, binDir: binDir, clientHost: clientHost}, nil
+}
+
+// apiserverPort is the port of replica i.
+func (c *upConfig) apiserverPort(i int) int { return c.APIServerPort + i }
+
+// apiserverURL is the base URL of replica i as clients reach it.
+func (c *upConfig) apiserverURL(i int) string {
+	return "https://" + net.JoinHostPort(c.clientHost, strconv.Itoa(c.apiserverPort(i)))
+}
+
+// runUp runs the cluster until ctx is done. It returns nil when ctx ends the
+// run, also while the cluster was still starting.
+func runUp(ctx context.Context, cfg *upConfig, stdout, stderr io.Writer, lg *zap.Logger) (err error) {
+	// A shutdown requested while starting is not a failure.
+	defer func() {
+		if err != nil && ctx.Err() != nil {
+			lg.Debug("start interrupted", zap.Error(err))
+			err = nil
+		}
+	}()
+
+	if err := cfg.dir.Create(); err != nil {
+		return err
+	}
+	pid, err := pidfile.Acquire(cfg.dir.PIDFile())
+	if errors.Is(err, pidfile.ErrLocked) {
+		return fmt.Errorf("drover up is already running for %s: %w; stop it, or pass another --state-dir", cfg.dir.Root, err)
+	}
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := pid.Release(); err != nil {
+			lg.Warn("failed to remove pid file", zap.Error(err))
+		}
+	}()
+
+	apiserverBinary := filepath.Join(cfg.binDir, APIServerBinary)
+	if _, err := os.Stat(apiserverBinary); err != nil {
+		return fmt.Errorf("%s not found in %s (build it, or point --bin-dir at its directory): %w", APIServerBinary, cfg.binDir, err)
+	}
+	for i := range cfg.APIServerReplicas {
+		if err := checkPortFree(cfg.BindAddress, cfg.apiserverPort(i)); err != nil {
+			return fmt.Errorf("apiserver port: %w", err)
+		}
+	}
+
+	// 1. etcd.
+	etcdServers := cfg.EtcdServers
+	var etcdErr <-chan error
+	if cfg.EmbeddedEtcd() {
+		etcdLevel := zapcore.WarnLevel
+		if cfg.verbose {
+			etcdLevel = zapcore.InfoLevel
+		}
+		lg.Info("starting embedded etcd", zap.String("data-dir", cfg.dir.EtcdDataDir()), zap.Int("port", cfg.EtcdPort))
+		srv, err := etcd.Start(ctx, etcd.Config{
+			DataDir:    cfg.dir.EtcdDataDir(),
+			ClientPort: cfg.EtcdPort,
+			PeerPort:   cfg.EtcdPeerPort,
+			Logger:     lg.Named("etcd").WithOptions(zap.IncreaseLevel(etcdLevel)),
+		})
+		if err != nil {
+			return err
+		}
+		defer func() {
+			lg.Info("stopping embedded etcd")
+			srv.Close()
+		}()
+		etcdServers = []string{srv.ClientURL()}
+		etcdErr = srv.Err()
+	}
+	if err := atomicfile.WriteFile(cfg.dir.EtcdURLFile(), []byte(strings.Join(etcdServers, ",")+"\n"), 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", cfg.dir.EtcdURLFile(), err)
+	}
+	lg.Info("etcd is ready", zap.Strings("servers", etcdServers))
+
+	// 2. Certificates.
+	certs, err := pki.Ensure(pki.Config{
+		Dir:          cfg.dir.PKIDir(),
+		ServingHosts: []string{cfg.BindAddress},
+		Logger:       lg,
+	})
+	if err != nil {
+		return err
+	}
+
+	// 3. Daemons.
+	readyClient, err := newReadyClient(certs)
+	if err != nil {
+		return err
+	}
+	sup := supervisor.New(supervisor.Config{
+		LogDir: cfg.dir.LogsDir(),
+		Stdout: stdout,
+		Stderr: stderr,
+		Logger: lg,
+	})
+	defer sup.Stop()
+	cluster := clusterDaemons(cfg, certs, etcdServers, readyClient)
+	for _, d := range cluster {
+		if err := sup.Start(d); err != nil {
+			return err
+		}
+		rctx, cancel := context.WithTimeout(ctx, daemonReadyTimeout)
+		err := sup.WaitReady(rctx, d.Name)
+		cancel()
+		if err != nil {
+			return fmt.Errorf("%w; its log is %s", err, filepath.Join(cfg.dir.LogsDir(), d.Name+".log"))
+		}
+		lg.Info("daemon is ready", zap.String("daemon", d.Name))
+	}
+
+	// 4. Kubeconfig.
+	if err := kubeconfig.Write(cfg.dir.KubeconfigFile(), kubeconfig.Options{
+		Server:         cfg.apiserverURL(0),
+		CAFile:         certs.CACert,
+		ClientCertFile: certs.AdminCert,
+		ClientKeyFile:  certs.AdminKey,
+	}); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "drover is up: export KUBECONFIG=%s; kubectl get namespaces\n", cfg.dir.KubeconfigFile())
+
+	// 5. Run until told to stop; the deferred calls stop the daemons, then etcd.
+	select {
+	case <-ctx.Done():
+		return nil
+	case err := <-etcdErr:
+		return fmt.Errorf("embedded etcd failed: %w", err)
+	}
+}
+
+// clusterDaemons lists the daemons of a local cluster in start order; each
+// starts once the ones before it are ready. Another daemon is one more
+// append here.
+func clusterDaemons(cfg *upConfig, certs *pki.Bundle, etcdServers []string, ready *http.Client) []supervisor.Daemon {
+	var ds []supervisor.Daemon
+	for i := range cfg.APIServerReplicas {
+		ds = append(ds, apiserverDaemon(cfg, i, certs, etcdServers, ready))
+	}
+	return ds
+}
+
+func apiserverDaemon(cfg *upConfig, replica int, certs *pki.Bundle, etcdServers []string, ready *http.Client) supervisor.Daemon {
+	name := "apiserver"
+	if replica > 0 {
+		name = "apiserver-" + strconv.Itoa(replica)
+	}
+	return supervisor.Daemon{
+		Name:   name,
+		Binary: filepath.Join(cfg.binDir, APIServerBinary),
+		Args: []string{
+			"--etcd-servers=" + strings.Join(etcdServers, ","),
+			"--bind-address=" + cfg.BindAddress,
+			"--secure-port=" + strconv.Itoa(cfg.apiserverPort(replica)),
+			"--tls-cert-file=" + certs.APIServerCert,
+			"--tls-private-key-file=" + certs.APIServerKey,
+			"--service-cluster-ip-range=" + ServiceClusterIPRange,
+			"--service-node-port-range=" + ServiceNodePortRange,
+			"--client-ca-file=" + certs.CACert,
+		},
+		Ready: supervisor.HTTPGetCheck(ready, cfg.apiserverURL(replica)+"/readyz"),
+	}
+}
+
+// newReadyClient returns the client readiness checks use: it trusts the
+// cluster CA and keeps no connections, since it is used only while starting.
+func newReadyClient(certs *pki.Bundle) (*http.Client, error) {
+	pool, err := certs.CAPool()
+	if err != nil {
+		return nil, err
+	}
+	return &http.Client{
+		Timeout: readyzTimeout,
+		Transport: &http.Transport{
+			TLSClientConfig:   &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12},
+			DisableKeepAlives: true,
+		},
+	}, nil
+}
+
+// checkPortFree tells early, and in words, that a port is taken, instead of
+// letting the daemon crash-loop on it until the ready timeout.
+func checkPortFree(host string, port int) error {
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
+	if err != nil {
+		return fmt.Errorf("%d on %s is not free (another drover up? use --apiserver-port): %w", port, host, err)
+	}
+	return ln.Close()
+}

@@ -1,0 +1,114 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"drover.dev/drover/internal/testutil"
+)
+
+// TestBinaryUpDown runs the built drover as a user would: drover up in the
+// background, then drover down --purge from another process, which must stop
+// it, its apiserver and etcd, and delete the state directory.
+func TestBinaryUpDown(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds drover")
+	}
+	binDir := t.TempDir()
+	drover := testutil.Build(t, "drover.dev/drover", binDir, "drover")
+	testutil.BuildStandInAPIServer(t, binDir) // found beside drover: no --bin-dir
+	state := filepath.Join(t.TempDir(), "state")
+	apiPort := testutil.FreePort(t)
+	etcdPorts := testutil.FreePorts(t, 2)
+
+	up := exec.Command(drover, "up", "--state-dir", state,
+		"--apiserver-port", strconv.Itoa(apiPort),
+		"--etcd-port", strconv.Itoa(etcdPorts[0]), "--etcd-peer-port", strconv.Itoa(etcdPorts[1]))
+	up.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	stdout, err := up.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stderr := &testutil.Buffer{}
+	up.Stderr = stderr
+	if err := up.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- up.Wait() }()
+	t.Cleanup(func() {
+		syscall.Kill(-up.Process.Pid, syscall.SIGKILL)
+		<-exited
+		if t.Failed() {
+			t.Logf("drover up stderr:\n%s", stderr)
+		}
+	})
+
+	upLine := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if strings.HasPrefix(sc.Text(), "drover is up: ") {
+				upLine <- sc.Text()
+			}
+		}
+		io.Copy(io.Discard, stdout)
+	}()
+	select {
+	case line := <-upLine:
+		want := fmt.Sprintf("drover is up: export KUBECONFIG=%s; kubectl get namespaces", filepath.Join(state, "kubeconfig"))
+		if line != want {
+			t.Errorf("got %q, want %q", line, want)
+		}
+	case err := <-exited:
+		exited <- err
+		t.Fatalf("drover up exited before it was up: %v", err)
+	case <-time.After(time.Minute):
+		t.Fatal("drover up did not come up")
+	}
+
+	out, err := exec.Command(drover, "down", "--state-dir", state).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "--purge") {
+		t.Errorf("drover down without --purge = %v, %q; want a refusal naming --purge", err, out)
+	}
+	if _, err := os.Stat(state); err != nil {
+		t.Fatalf("state dir gone after a refused down: %v", err)
+	}
+
+	out, err = exec.Command(drover, "down", "--purge", "--state-dir", state).CombinedOutput()
+	if err != nil {
+		t.Fatalf("drover down --purge: %v\n%s", err, out)
+	}
+	if want := fmt.Sprintf("stopping drover up (pid %d)", up.Process.Pid); !strings.Contains(string(out), want) {
+		t.Errorf("drover down said %q, want %q", out, want)
+	}
+	select {
+	case err := <-exited:
+		exited <- err
+		if err != nil {
+			t.Errorf("drover up exited with %v, want 0", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("drover up still runs after drover down")
+	}
+	if _, err := os.Stat(state); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("state dir still exists: %v", err)
+	}
+	for _, port := range []int{apiPort, etcdPorts[0]} {
+		if conn, err := net.Dial("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port))); err == nil {
+			conn.Close()
+			t.Errorf("port %d still served after drover down", port)
+		}
+	}
+}
