@@ -115,6 +115,7 @@ func Run(ctx context.Context, opts *options.Options, ready Ready) error {
 	var (
 		shuttingDown atomic.Bool
 		etcdHealthy  atomic.Bool
+		bootstrapped = make(chan struct{})
 	)
 	etcdHealthy.Store(true)
 	go watchEtcdHealth(cacheCtx, store, &etcdHealthy, lg)
@@ -139,6 +140,14 @@ func Run(ctx context.Context, opts *options.Options, ready Ready) error {
 					return nil
 				default:
 					return errors.New("cache is loading")
+				}
+			},
+			"poststarthook/bootstrap": func() error {
+				select {
+				case <-bootstrapped:
+					return nil
+				default:
+					return errors.New("system namespaces and the kubernetes Service are not created yet")
 				}
 			},
 			"shutdown": func() error {
@@ -186,14 +195,9 @@ func Run(ctx context.Context, opts *options.Options, ready Ready) error {
 		}
 		port := ln.Addr().(*net.TCPAddr).Port
 		bootstrap(ctx, api, alloc.FirstIP(), advertise, port, lg.Named("bootstrap"))
-	}()
-	go func() {
-		select {
-		case <-objCache.Ready():
-			if ready != nil {
-				ready(ln.Addr())
-			}
-		case <-ctx.Done():
+		close(bootstrapped)
+		if ready != nil {
+			ready(ln.Addr())
 		}
 	}()
 

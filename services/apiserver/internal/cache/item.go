@@ -22,7 +22,7 @@ type Item struct {
 	metaAt int
 	RV     int64
 	Labels labels.Set
-	Fields fields.Set
+	Fields fields.Fields
 }
 
 var metadataOpen = []byte(`"metadata":{`)
@@ -30,7 +30,7 @@ var metadataOpen = []byte(`"metadata":{`)
 // NewItem builds an item. Raw must be JSON produced by encoding a typed API
 // object: kind and apiVersion come first, so the first `"metadata":{` is the
 // object's own metadata.
-func NewItem(key, namespace, name string, raw []byte, rv int64, lbls labels.Set, flds fields.Set) *Item {
+func NewItem(key, namespace, name string, raw []byte, rv int64, lbls labels.Set, flds fields.Fields) *Item {
 	at := bytes.Index(raw, metadataOpen)
 	if at >= 0 {
 		at += len(metadataOpen)

@@ -6,6 +6,7 @@ package fieldlabels
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -18,7 +19,57 @@ type Meta struct {
 	Name      string
 	Namespace string
 	Labels    labels.Set
-	Fields    fields.Set
+	Fields    Values
+}
+
+// Values are an object's field-label values in the order of its resource's
+// names; the names are shared, so thousands of cached objects cost one
+// small slice each instead of a map each.
+type Values struct {
+	names  []string
+	values []string
+}
+
+var _ fields.Fields = Values{}
+
+// Has reports whether the field is one of the resource's field labels.
+func (v Values) Has(field string) bool {
+	return slices.Contains(v.names, field)
+}
+
+// Get returns the field's value ("" when absent).
+func (v Values) Get(field string) string {
+	if i := slices.Index(v.names, field); i >= 0 {
+		return v.values[i]
+	}
+	return ""
+}
+
+// Set returns the values as a map (for tests and debugging).
+func (v Values) Set() fields.Set {
+	out := fields.Set{}
+	for i, n := range v.names {
+		out[n] = v.values[i]
+	}
+	return out
+}
+
+// names per resource: metadata.name, metadata.namespace, then Supported.
+var resourceNames = map[string][]string{}
+
+func namesOf(resource string) []string {
+	if n, ok := resourceNames[resource]; ok {
+		return n
+	}
+	return baseNames
+}
+
+var baseNames = []string{"metadata.name", "metadata.namespace"}
+
+func init() {
+	for res, extra := range Supported {
+		resourceNames[res] = append(append([]string{}, baseNames...), extra...)
+	}
 }
 
 type objectMeta struct {
@@ -227,5 +278,10 @@ func Extract(resource string, raw []byte) (Meta, error) {
 	}
 	f["metadata.name"] = m.Name
 	f["metadata.namespace"] = m.Namespace
-	return Meta{Name: m.Name, Namespace: m.Namespace, Labels: m.Labels, Fields: f}, nil
+	names := namesOf(resource)
+	vals := Values{names: names, values: make([]string, len(names))}
+	for i, n := range names {
+		vals.values[i] = f[n]
+	}
+	return Meta{Name: m.Name, Namespace: m.Namespace, Labels: m.Labels, Fields: vals}, nil
 }

@@ -20,7 +20,7 @@ func TestDump(t *testing.T) {
 		t.Fatal(err)
 	}
 	write := func(name string, d *servedDoc) {
-		b, _ := d.json.get()
+		b, _ := d.json.plain()
 		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
 			t.Fatal(err)
 		}

@@ -19,7 +19,7 @@ const (
 	bearerTokenKey = "BearerToken"
 )
 
-var unauthorized = "Unauthorized"
+const unauthorized = "Unauthorized"
 
 // pathGroup is the routes of one path in registration order.
 type pathGroup struct {
@@ -84,8 +84,8 @@ func gvkExtension(r *route) map[string]any {
 
 func v2Param(p param) spec.Parameter {
 	return spec.Parameter{
-		ParamProps:  spec.ParamProps{Name: p.name, In: p.in, Description: p.description, Required: p.required},
-		SimpleSchema: spec.SimpleSchema{Type: p.typ},
+		ParamProps:        spec.ParamProps{Name: p.name, In: p.in, Description: p.description, Required: p.required},
+		SimpleSchema:      spec.SimpleSchema{Type: p.typ},
 		CommonValidations: spec.CommonValidations{UniqueItems: true},
 	}
 }

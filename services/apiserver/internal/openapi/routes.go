@@ -33,12 +33,12 @@ var (
 // deleteReturnsObject lists the resources whose DELETE answers with the
 // deleted object rather than a Status, as their kube-apiserver storage does.
 var deleteReturnsObject = map[schema.GroupResource]bool{
-	{Resource: "persistentvolumeclaims"}:                 true,
-	{Resource: "persistentvolumes"}:                      true,
-	{Resource: "pods"}:                                   true,
-	{Resource: "resourcequotas"}:                         true,
-	{Resource: "serviceaccounts"}:                        true,
-	{Resource: "services"}:                               true,
+	{Resource: "persistentvolumeclaims"}:                  true,
+	{Resource: "persistentvolumes"}:                       true,
+	{Resource: "pods"}:                                    true,
+	{Resource: "resourcequotas"}:                          true,
+	{Resource: "serviceaccounts"}:                         true,
+	{Resource: "services"}:                                true,
 	{Group: "storage.k8s.io", Resource: "storageclasses"}: true,
 }
 

@@ -22,7 +22,7 @@ const (
 	extUnions        = "x-kubernetes-unions"
 )
 
-// Dialect selects the OpenAPI flavour a schema is rendered for: v2 puts
+// dialect selects the OpenAPI flavour a schema is rendered for: v2 puts
 // descriptions beside a $ref and has no defaults; v3 wraps such refs in allOf,
 // carries zero-value defaults and expresses int-or-string types with oneOf,
 // the way kube-apiserver's builders do.
@@ -50,7 +50,10 @@ type (
 	openAPIV3OneOf interface{ OpenAPIV3OneOfTypes() []string }
 )
 
-var unmarshalerType = reflect.TypeFor[json.Unmarshaler]()
+var (
+	unmarshalerType = reflect.TypeFor[json.Unmarshaler]()
+	openAPITypeType = reflect.TypeFor[openAPIType]()
+)
 
 // definitionName is the OpenAPI name of a Go type, derived from its package
 // path the way Kubernetes names its models: the host part reversed
@@ -167,6 +170,10 @@ func (s *schemaSet) collectFields(t reflect.Type, docs map[string]string, def *s
 		omitempty := hasOption(opts, "omitempty")
 
 		prop, ref := s.propertySchema(f.Type, deps)
+		if hasOption(opts, "string") {
+			// encoding/json writes such fields as strings.
+			prop, ref = typed("string", ""), ""
+		}
 		prop.Description = docs[name]
 		s.markers.applyEnum(f.Type, &prop)
 		if strategy := f.Tag.Get("patchStrategy"); strategy != "" {
@@ -251,10 +258,7 @@ func isDefinition(t reflect.Type) bool {
 	if t.Name() == "" || t.PkgPath() == "" {
 		return false
 	}
-	if _, ok := reflect.New(t).Interface().(openAPIType); ok {
-		return true
-	}
-	return t.Kind() == reflect.Struct
+	return t.Kind() == reflect.Struct || reflect.PointerTo(t).Implements(openAPITypeType)
 }
 
 // enforcedDefault mirrors openapi-gen's mustEnforceDefault: a non-pointer

@@ -15,6 +15,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"path"
@@ -56,7 +57,7 @@ const (
 var ErrNotFound = errors.New("openapi: no such document")
 
 // Service serves /openapi/v2 and /openapi/v3. The documents are built on
-// the first request and kept as JSON; protobuf and gzip forms are derived
+// the first request and kept gzip-compressed; the protobuf forms are derived
 // on first use.
 type Service struct {
 	reg     *registry.Registry
@@ -93,16 +94,16 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p := r.URL.Path
 	switch {
 	case p == V2Path:
-		s.serveNegotiated(w, r, s.v2, subtypeV2Proto, subtypeV2ProtoLegacy, false)
+		serveNegotiated(w, r, s.v2, subtypeV2Proto, subtypeV2ProtoLegacy, false)
 	case p == V3Path || p == V3Path+"/":
-		s.root.serve(w, r, contentTypeJSON, s.root.jsonForm())
+		s.root.serve(w, r, contentTypeJSON, s.root.json)
 	case strings.HasPrefix(p, V3Path+"/"):
 		doc, ok := s.v3[strings.TrimPrefix(p, V3Path+"/")]
 		if !ok {
 			http.Error(w, ErrNotFound.Error(), http.StatusNotFound)
 			return
 		}
-		s.serveNegotiated(w, r, doc, subtypeV3Proto, subtypeV3ProtoLegacy, true)
+		serveNegotiated(w, r, doc, subtypeV3Proto, subtypeV3ProtoLegacy, true)
 	default:
 		http.Error(w, ErrNotFound.Error(), http.StatusNotFound)
 	}
@@ -110,8 +111,10 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // serveNegotiated picks JSON or protobuf from the Accept header the way
 // kube-openapi's handlers do: the first clause, in preference order, that
-// matches one of the served types wins; nothing matching is a 406.
-func (s *Service) serveNegotiated(w http.ResponseWriter, r *http.Request, doc *servedDoc, protoType, protoLegacy string, v3 bool) {
+// matches one of the served types wins; nothing matching is a 406. For a v3
+// group/version document, ?hash= naming the current document makes the
+// answer cacheable forever, and a stale hash redirects to the current one.
+func serveNegotiated(w http.ResponseWriter, r *http.Request, doc *servedDoc, protoType, protoLegacy string, v3 bool) {
 	accept := r.Header.Get("Accept")
 	if accept == "" {
 		accept = "*/*"
@@ -138,7 +141,7 @@ func (s *Service) serveNegotiated(w http.ResponseWriter, r *http.Request, doc *s
 				}
 			}
 			if sub == subtypeJSON {
-				doc.serve(w, r, contentTypeJSON, doc.jsonForm())
+				doc.serve(w, r, contentTypeJSON, doc.json)
 				return
 			}
 			form, err := doc.protoForm()
@@ -176,7 +179,9 @@ func (s *Service) generate() error {
 	if err != nil {
 		return fmt.Errorf("openapi: marshal v2: %w", err)
 	}
-	s.v2 = newServedDoc("", js, now, v2Proto)
+	if s.v2, err = newServedDoc("", js, now, v2Proto); err != nil {
+		return err
+	}
 
 	defs := newSchemaSet(v3, gvks, markers)
 	s.v3 = make(map[string]*servedDoc, len(docs))
@@ -186,7 +191,10 @@ func (s *Service) generate() error {
 		if err != nil {
 			return fmt.Errorf("openapi: marshal v3 %s: %w", d.key, err)
 		}
-		doc := newServedDoc(d.key, js, now, handler3.ToV3ProtoBinary)
+		doc, err := newServedDoc(d.key, js, now, handler3.ToV3ProtoBinary)
+		if err != nil {
+			return err
+		}
 		s.v3[d.key] = doc
 		root.Paths[d.key] = handler3.OpenAPIV3DiscoveryGroupVersion{ServerRelativeURL: serverRelativeURL(d.key, doc.etag)}
 	}
@@ -194,8 +202,8 @@ func (s *Service) generate() error {
 	if err != nil {
 		return fmt.Errorf("openapi: marshal v3 discovery: %w", err)
 	}
-	s.root = newServedDoc("", js, now, nil)
-	return nil
+	s.root, err = newServedDoc("", js, now, nil)
+	return err
 }
 
 // servedKinds maps each Go type to the group/version/kinds it is registered
@@ -242,8 +250,8 @@ func v2Proto(js []byte) ([]byte, error) {
 	return proto.Marshal(doc)
 }
 
-// servedDoc is one document: its JSON, and lazily its protobuf form and the
-// gzip of either.
+// servedDoc is one document: its JSON and, built on first request, its
+// protobuf form.
 type servedDoc struct {
 	key      string
 	etag     string
@@ -252,30 +260,37 @@ type servedDoc struct {
 	proto    *encoded
 }
 
-func newServedDoc(key string, js []byte, modified time.Time, toProto func([]byte) ([]byte, error)) *servedDoc {
+func newServedDoc(key string, js []byte, modified time.Time, toProto func([]byte) ([]byte, error)) (*servedDoc, error) {
 	sum := sha512.Sum512(js)
-	d := &servedDoc{key: key, etag: fmt.Sprintf("%X", sum), modified: modified,
-		json: &encoded{build: func() ([]byte, error) { return js, nil }}}
-	if toProto != nil {
-		d.proto = &encoded{build: func() ([]byte, error) { return toProto(js) }}
+	d := &servedDoc{key: key, etag: fmt.Sprintf("%X", sum), modified: modified}
+	d.json = newEncoded(func() ([]byte, error) { return js, nil })
+	if err := d.json.load(); err != nil {
+		return nil, err
 	}
-	return d
+	if toProto != nil {
+		d.proto = newEncoded(func() ([]byte, error) {
+			plain, err := d.json.plain()
+			if err != nil {
+				return nil, err
+			}
+			return toProto(plain)
+		})
+	}
+	return d, nil
 }
-
-func (d *servedDoc) jsonForm() *encoded { return d.json }
 
 func (d *servedDoc) protoForm() (*encoded, error) {
 	if d.proto == nil {
 		return nil, ErrNotFound
 	}
-	if _, err := d.proto.get(); err != nil {
+	if err := d.proto.load(); err != nil {
 		return nil, fmt.Errorf("openapi: protobuf: %w", err)
 	}
 	return d.proto, nil
 }
 
-// serve writes one form of the document, honouring If-None-Match and
-// gzip-compressing for clients that accept it.
+// serve writes one form of the document, honouring If-None-Match; clients
+// that accept gzip get the stored bytes, others a decompressing stream.
 func (d *servedDoc) serve(w http.ResponseWriter, r *http.Request, contentType string, form *encoded) {
 	h := w.Header()
 	h.Set("Content-Type", contentType)
@@ -286,61 +301,92 @@ func (d *servedDoc) serve(w http.ResponseWriter, r *http.Request, contentType st
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
-	body, err := form.get()
-	if err == nil && acceptsGzip(r) {
-		if gz, gzErr := form.gzipped(); gzErr == nil {
-			body = gz
-			h.Set("Content-Encoding", "gzip")
-		}
-	}
-	if err != nil {
+	if err := form.load(); err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
 	}
-	h.Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(http.StatusOK)
-	if r.Method != http.MethodHead {
-		_, _ = w.Write(body)
+	gzipped := acceptsGzip(r)
+	if gzipped {
+		h.Set("Content-Encoding", "gzip")
+		h.Set("Content-Length", strconv.Itoa(len(form.gz)))
+	} else {
+		h.Set("Content-Length", strconv.Itoa(form.size))
 	}
+	w.WriteHeader(http.StatusOK)
+	if r.Method == http.MethodHead {
+		return
+	}
+	if gzipped {
+		_, _ = w.Write(form.gz)
+		return
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(form.gz))
+	if err != nil {
+		return // cannot happen: we compressed it
+	}
+	_, _ = io.Copy(w, zr)
 }
 
-// encoded is one byte form of a document, built once, with its gzip built
-// once on demand.
+// encoded is one byte form of a document, built once and kept only
+// gzip-compressed: the documents shrink six to sevenfold, and clients
+// (client-go, kubectl, helm) ask for gzip.
 type encoded struct {
-	build     func() ([]byte, error)
-	plainOnce sync.Once
-	plain     []byte
-	err       error
-	gzOnce    sync.Once
-	gz        []byte
-	gzErr     error
+	once  sync.Once
+	build func() ([]byte, error)
+	gz    []byte
+	size  int // uncompressed length
+	err   error
 }
 
-func (e *encoded) get() ([]byte, error) {
-	e.plainOnce.Do(func() { e.plain, e.err = e.build() })
-	return e.plain, e.err
-}
+// gzipWriters reuses compressors: each holds about a megabyte of state.
+var gzipWriters = sync.Pool{New: func() any {
+	zw, _ := gzip.NewWriterLevel(io.Discard, gzip.BestSpeed)
+	return zw
+}}
 
-func (e *encoded) gzipped() ([]byte, error) {
-	e.gzOnce.Do(func() {
-		plain, err := e.get()
+func newEncoded(build func() ([]byte, error)) *encoded { return &encoded{build: build} }
+
+func (e *encoded) load() error {
+	e.once.Do(func() {
+		plain, err := e.build()
+		e.build = nil // let the uncompressed bytes go
 		if err != nil {
-			e.gzErr = err
+			e.err = err
 			return
 		}
 		var buf bytes.Buffer
-		zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
+		buf.Grow(len(plain) / 4)
+		zw := gzipWriters.Get().(*gzip.Writer)
+		defer gzipWriters.Put(zw)
+		zw.Reset(&buf)
 		if _, err := zw.Write(plain); err != nil {
-			e.gzErr = err
+			e.err = err
 			return
 		}
 		if err := zw.Close(); err != nil {
-			e.gzErr = err
+			e.err = err
 			return
 		}
-		e.gz = bytes.Clone(buf.Bytes())
+		e.gz, e.size = bytes.Clone(buf.Bytes()), len(plain)
 	})
-	return e.gz, e.gzErr
+	return e.err
+}
+
+// plain returns the uncompressed bytes.
+func (e *encoded) plain() ([]byte, error) {
+	if err := e.load(); err != nil {
+		return nil, err
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(e.gz))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]byte, 0, e.size)
+	buf := bytes.NewBuffer(out)
+	if _, err := io.Copy(buf, zr); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
 }
 
 func acceptsGzip(r *http.Request) bool {

@@ -56,10 +56,10 @@ func validateGeneratedSelector(job *batchv1.Job) field.ErrorList {
 	}
 	tmplMeta := specPath.Child("template", "metadata")
 	expected := map[string]string{
-		legacyControllerUIDLabel: string(job.UID),
-		legacyJobNameLabel:       job.Name,
-		batchv1.ControllerUidLabel:       string(job.UID),
-		batchv1.JobNameLabel:             job.Name,
+		legacyControllerUIDLabel:   string(job.UID),
+		legacyJobNameLabel:         job.Name,
+		batchv1.ControllerUidLabel: string(job.UID),
+		batchv1.JobNameLabel:       job.Name,
 	}
 	for _, k := range []string{legacyControllerUIDLabel, legacyJobNameLabel, batchv1.ControllerUidLabel, batchv1.JobNameLabel} {
 		want := expected[k]

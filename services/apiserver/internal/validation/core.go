@@ -964,4 +964,3 @@ func validateLimitRangeUpdate(lr, old *corev1.LimitRange) field.ErrorList {
 	}
 	return all
 }
-

@@ -67,7 +67,7 @@ func TestValidateService(t *testing.T) {
 			s.Spec.ClusterIP, s.Spec.ClusterIPs = "10.0.0.1", []string{"10.0.0.2"}
 		}, []want{invalid("spec.clusterIPs")}},
 		{"loadBalancer needs defaulted fields", func(s *corev1.Service) { s.Spec.Type = corev1.ServiceTypeLoadBalancer },
-			[]want{required("spec.allocateLoadBalancerNodePorts"), required("spec.externalTrafficPolicy")}},
+			[]want{required("allocateLoadBalancerNodePorts"), required("spec.externalTrafficPolicy")}},
 		{"internalTrafficPolicy defaulted", func(s *corev1.Service) { s.Spec.InternalTrafficPolicy = nil }, []want{required("spec.internalTrafficPolicy")}},
 	}
 	for _, tt := range tests {
@@ -159,7 +159,12 @@ func TestValidateImmutableData(t *testing.T) {
 			s.Type = "example.com/other"
 			return s
 		}(), oldSecret, []want{invalid("type")}},
-		{"configmap data frozen", func() runtime.Object { c := oldCM.DeepCopy(); c.Data = nil; c.BinaryData = map[string][]byte{"b": nil}; return c }(), oldCM,
+		{"configmap data frozen", func() runtime.Object {
+			c := oldCM.DeepCopy()
+			c.Data = nil
+			c.BinaryData = map[string][]byte{"b": nil}
+			return c
+		}(), oldCM,
 			[]want{forbidden("data"), forbidden("binaryData")}},
 		{"mutable configmap may change", func() runtime.Object { c := oldCM.DeepCopy(); c.Immutable = nil; return c }(), func() runtime.Object {
 			c := oldCM.DeepCopy()

@@ -169,4 +169,3 @@ func validateHints(h *discoveryv1.EndpointHints, fldPath *field.Path) field.Erro
 	}
 	return all
 }
-

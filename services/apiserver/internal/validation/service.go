@@ -205,7 +205,8 @@ func validateServiceSpec(svc, old *corev1.Service) field.ErrorList {
 		all = append(all, field.Forbidden(specPath.Child("allocateLoadBalancerNodePorts"), "may only be used when `type` is 'LoadBalancer'"))
 	}
 	if spec.Type == corev1.ServiceTypeLoadBalancer && spec.AllocateLoadBalancerNodePorts == nil {
-		all = append(all, field.Required(specPath.Child("allocateLoadBalancerNodePorts"), ""))
+		// Kubernetes reports this one without the spec prefix.
+		all = append(all, field.Required(field.NewPath("allocateLoadBalancerNodePorts"), ""))
 	}
 	if spec.LoadBalancerClass != nil {
 		if spec.Type == corev1.ServiceTypeLoadBalancer {

@@ -18,14 +18,14 @@ type want struct {
 	field string
 }
 
-func invalid(f string) want      { return want{field.ErrorTypeInvalid, f} }
-func required(f string) want     { return want{field.ErrorTypeRequired, f} }
-func forbidden(f string) want    { return want{field.ErrorTypeForbidden, f} }
+func invalid(f string) want        { return want{field.ErrorTypeInvalid, f} }
+func required(f string) want       { return want{field.ErrorTypeRequired, f} }
+func forbidden(f string) want      { return want{field.ErrorTypeForbidden, f} }
 func notSupportedAt(f string) want { return want{field.ErrorTypeNotSupported, f} }
-func duplicate(f string) want    { return want{field.ErrorTypeDuplicate, f} }
-func notFound(f string) want     { return want{field.ErrorTypeNotFound, f} }
-func tooLong(f string) want      { return want{field.ErrorTypeTooLong, f} }
-func tooMany(f string) want      { return want{field.ErrorTypeTooMany, f} }
+func duplicate(f string) want      { return want{field.ErrorTypeDuplicate, f} }
+func notFound(f string) want       { return want{field.ErrorTypeNotFound, f} }
+func tooLong(f string) want        { return want{field.ErrorTypeTooLong, f} }
+func tooMany(f string) want        { return want{field.ErrorTypeTooMany, f} }
 
 // checkErrs requires got to hold exactly the wanted errors, in any order.
 func checkErrs(t *testing.T, got field.ErrorList, wants ...want) {
