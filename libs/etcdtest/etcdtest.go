@@ -19,9 +19,21 @@ type Server struct {
 	ClientURL string
 }
 
-// Start starts etcd and stops it when the test ends.
+// Start starts etcd without fsync (tests throw their data away) and stops
+// it when the test ends.
 func Start(tb testing.TB) *Server {
 	tb.Helper()
+	return start(tb, false)
+}
+
+// StartDurable starts etcd that fsyncs like a production member, for
+// benchmarks whose numbers must be comparable with a real deployment.
+func StartDurable(tb testing.TB) *Server {
+	tb.Helper()
+	return start(tb, true)
+}
+
+func start(tb testing.TB, fsync bool) *Server {
 	cfg := embed.NewConfig()
 	cfg.Dir = tb.TempDir()
 	cfg.Logger = "zap"
@@ -35,6 +47,7 @@ func Start(tb testing.TB) *Server {
 	cfg.AdvertisePeerUrls = []url.URL{peer}
 	cfg.InitialCluster = cfg.Name + "=" + peer.String()
 	cfg.QuotaBackendBytes = 2 << 30
+	cfg.UnsafeNoFsync = !fsync
 	e, err := embed.StartEtcd(cfg)
 	if err != nil {
 		tb.Fatalf("etcdtest: start: %v", err)

@@ -1,6 +1,7 @@
 package endpoints
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -67,12 +68,18 @@ func (a *API) namespaceAcceptsContent(q *request, ns, name string) error {
 		}
 		raw = kv.Value
 	}
-	nsRes, _ := a.cfg.Registry.Lookup(schema.GroupVersionResource{Version: "v1", Resource: "namespaces"})
-	obj, err := a.decodeStored(nsRes, raw, 0)
-	if err != nil {
-		return apierrors.NewInternalError(err)
+	terminating := false
+	if it != nil {
+		// The cache extracted the phase already; no need to decode.
+		terminating = it.Fields.Get("status.phase") == string(corev1.NamespaceTerminating)
+	} else {
+		var ns corev1.Namespace
+		if err := json.Unmarshal(raw, &ns); err != nil {
+			return apierrors.NewInternalError(err)
+		}
+		terminating = ns.Status.Phase == corev1.NamespaceTerminating || ns.DeletionTimestamp != nil
 	}
-	if nsObj := obj.(*corev1.Namespace); nsObj.Status.Phase == corev1.NamespaceTerminating || nsObj.DeletionTimestamp != nil {
+	if terminating {
 		return apierrors.NewForbidden(q.groupResource(), name, fmt.Errorf("unable to create new content in namespace %s because it is being terminated", ns))
 	}
 	return nil

@@ -69,8 +69,7 @@ func decodeProtobuf(body []byte, gvk schema.GroupVersionKind, into runtime.Objec
 // JSON; protobuf bodies are decoded as gvk and re-encoded.
 func bodyToJSON(q *request, body []byte, gvk schema.GroupVersionKind) ([]byte, error) {
 	ct := q.r.Header.Get("Content-Type")
-	mt := strings.TrimSpace(strings.Split(ct, ";")[0])
-	switch mt {
+	switch mediaType(ct) {
 	case "", "application/json", "*/*":
 		return body, nil
 	case runtime.ContentTypeProtobuf:
@@ -144,6 +143,11 @@ func decodeInto(q *request, data []byte, obj runtime.Object, kind string) error 
 	return nil
 }
 
+func mediaType(contentType string) string {
+	mt, _, _ := strings.Cut(contentType, ";")
+	return strings.TrimSpace(mt)
+}
+
 // newForKind returns an empty object of gvk; DeleteOptions is meta's, not the group's.
 func newForKind(gvk schema.GroupVersionKind) (runtime.Object, error) {
 	if gvk.Kind == "DeleteOptions" {
@@ -158,6 +162,14 @@ func trimJSONError(err error) string {
 
 // decodeBody decodes a create/update body as the request's kind and checks its apiVersion/kind.
 func decodeBody(q *request, body []byte, gvk schema.GroupVersionKind, obj runtime.Object) error {
+	if mediaType(q.r.Header.Get("Content-Type")) == runtime.ContentTypeProtobuf {
+		// Protobuf has no unknown fields to police: decode straight into obj.
+		if err := decodeProtobuf(body, gvk, obj); err != nil {
+			return apierrors.NewBadRequest(fmt.Sprintf("unable to decode protobuf body: %v", err))
+		}
+		setGVK(obj, gvk)
+		return nil
+	}
 	js, err := bodyToJSON(q, body, gvk)
 	if err != nil {
 		return err

@@ -3,6 +3,7 @@ package endpoints
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"mime"
 	"net/http"
 	"strings"
@@ -20,10 +21,14 @@ const (
 	outputObject outputKind = iota
 	outputTable
 	outputMetadata
+	// outputProtobuf is an object in Kubernetes' protobuf envelope; used for
+	// objects the server has in memory anyway (write responses). Reads from
+	// the cache answer JSON, which such clients accept too.
+	outputProtobuf
 )
 
-// negotiate reads Accept. Only JSON is served; a client that accepts nothing
-// else (protobuf only) gets 406 and falls back.
+// negotiate reads Accept: JSON, a Table, metadata only, or protobuf when the
+// client lists it first.
 func negotiate(r *http.Request) (outputKind, error) {
 	accept := r.Header.Get("Accept")
 	if accept == "" {
@@ -37,6 +42,11 @@ func negotiate(r *http.Request) (outputKind, error) {
 		}
 		switch mt {
 		case "application/json", "*/*", "application/*", "application/json-patch+json", "application/merge-patch+json":
+		case runtime.ContentTypeProtobuf:
+			if params["as"] == "" && !jsonOK {
+				return outputProtobuf, nil
+			}
+			continue
 		default:
 			continue
 		}
@@ -114,6 +124,24 @@ func writeStatus(w http.ResponseWriter, r *http.Request, err error) {
 		code = http.StatusInternalServerError
 	}
 	writeJSON(w, r, code, &status)
+}
+
+// protobufBody wraps obj in Kubernetes' protobuf envelope.
+func protobufBody(obj runtime.Object, gvk schema.GroupVersionKind) ([]byte, error) {
+	m, ok := obj.(interface{ Marshal() ([]byte, error) })
+	if !ok {
+		return nil, fmt.Errorf("%T has no protobuf encoding", obj)
+	}
+	raw, err := m.Marshal()
+	if err != nil {
+		return nil, err
+	}
+	u := runtime.Unknown{TypeMeta: runtime.TypeMeta{APIVersion: gvk.GroupVersion().String(), Kind: gvk.Kind}, Raw: raw}
+	env, err := u.Marshal()
+	if err != nil {
+		return nil, err
+	}
+	return append(append(make([]byte, 0, len(protobufMagic)+len(env)), protobufMagic...), env...), nil
 }
 
 // setGVK sets an object's apiVersion and kind for the wire.

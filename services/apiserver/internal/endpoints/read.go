@@ -77,6 +77,7 @@ func cacheError(err error) error {
 
 func (a *API) get(q *request) {
 	out, err := negotiate(q.r)
+	out = readOutput(out)
 	if err != nil {
 		writeStatus(q.w, q.r, err)
 		return
@@ -114,10 +115,28 @@ func (a *API) writeObject(q *request, out outputKind, code int, obj runtime.Obje
 		writeJSON(q.w, q.r, code, table)
 	case outputMetadata:
 		writeJSON(q.w, q.r, code, partialMetadata(obj))
+	case outputProtobuf:
+		body, err := protobufBody(obj, q.res.GVK())
+		if err != nil {
+			setGVK(obj, q.res.GVK())
+			writeJSON(q.w, q.r, code, obj)
+			return
+		}
+		q.w.Header().Set("Content-Type", runtime.ContentTypeProtobuf)
+		q.w.WriteHeader(code)
+		_, _ = q.w.Write(body)
 	default:
 		setGVK(obj, q.res.GVK())
 		writeJSON(q.w, q.r, code, obj)
 	}
+}
+
+// readOutput: reads are answered from stored JSON even for protobuf clients.
+func readOutput(out outputKind) outputKind {
+	if out == outputProtobuf {
+		return outputObject
+	}
+	return out
 }
 
 func partialMetadata(obj runtime.Object) *metav1.PartialObjectMetadata {
@@ -268,6 +287,7 @@ func decodeContinue(s string) (*continueToken, error) {
 
 func (a *API) list(q *request) {
 	out, err := negotiate(q.r)
+	out = readOutput(out)
 	if err != nil {
 		writeStatus(q.w, q.r, err)
 		return

@@ -441,7 +441,7 @@ func (a *API) delete(q *request) {
 // deleting pods (and a few others), a Status for the rest.
 func returnsDeletedObject(q *request) bool {
 	switch q.res.Resource {
-	case "pods", "namespaces", "services", "persistentvolumes", "persistentvolumeclaims":
+	case "pods", "services", "persistentvolumes", "persistentvolumeclaims", "resourcequotas", "serviceaccounts", "storageclasses":
 		return true
 	}
 	return false

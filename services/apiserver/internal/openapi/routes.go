@@ -50,10 +50,13 @@ const (
 // route is one operation on one path, the unit kube-apiserver's go-restful
 // routes are; the v2 and v3 renderers group routes by path.
 type route struct {
-	path        string
-	method      string // GET, POST, PUT, PATCH, DELETE
-	action      string // x-kubernetes-action, "" for discovery routes
-	gvk         *schema.GroupVersionKind
+	path   string
+	method string // GET, POST, PUT, PATCH, DELETE
+	action string // x-kubernetes-action, "" for discovery routes
+	gvk    *schema.GroupVersionKind
+	// operationID is the installer's name (listNamespacedDeployment) until
+	// buildDocuments qualifies it with the group/version
+	// (listAppsV1NamespacedDeployment).
 	operationID string
 	description string
 	tags        []string

@@ -81,7 +81,7 @@ func freePort(b *testing.B) int {
 func start(b *testing.B) *server {
 	b.Helper()
 	bin := build(b)
-	etcd := etcdtest.Start(b)
+	etcd := etcdtest.StartDurable(b)
 	port := freePort(b)
 	cmd := exec.Command(bin, "--etcd-servers="+etcd.ClientURL, "--bind-address=127.0.0.1",
 		"--secure-port="+strconv.Itoa(port), "--log-level=error")
