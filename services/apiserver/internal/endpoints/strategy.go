@@ -128,6 +128,20 @@ func prepareForCreate(res *registry.Resource, obj runtime.Object, namespace stri
 	}
 }
 
+// normalize applies the write-only conveniences of the API before anything
+// else sees the object: a Secret's stringData is merged into data.
+func normalize(obj runtime.Object) {
+	if s, ok := obj.(*corev1.Secret); ok && len(s.StringData) > 0 {
+		if s.Data == nil {
+			s.Data = map[string][]byte{}
+		}
+		for k, v := range s.StringData {
+			s.Data[k] = []byte(v)
+		}
+		s.StringData = nil
+	}
+}
+
 // prepareForUpdate carries over what a main-resource update may not change:
 // identity, status (for resources with a status subresource) and deletion state.
 func prepareForUpdate(res *registry.Resource, obj, old runtime.Object) {

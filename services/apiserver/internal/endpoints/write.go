@@ -89,6 +89,7 @@ func (a *API) createObject(q *request, obj runtime.Object) (runtime.Object, erro
 		if generated {
 			cacc.SetName(generateName(cacc.GetGenerateName()))
 		}
+		normalize(cur)
 		prepareForCreate(q.res, cur, q.info.Namespace)
 		if a.cfg.Hooks.Default != nil {
 			a.cfg.Hooks.Default(cur)
@@ -211,6 +212,7 @@ func (a *API) guaranteedUpdate(q *request, name string, kind updateKind, tryUpda
 		if nacc.GetUID() != "" && nacc.GetUID() != mustAccessor(cur).GetUID() {
 			return nil, apierrors.NewConflict(q.groupResource(), name, fmt.Errorf("Precondition failed: UID in precondition: %v, UID in object meta: %v", nacc.GetUID(), mustAccessor(cur).GetUID()))
 		}
+		normalize(next)
 		switch kind {
 		case updateMain:
 			prepareForUpdate(q.res, next, cur)

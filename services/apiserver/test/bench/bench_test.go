@@ -176,9 +176,32 @@ func createPods(b *testing.B, cs kubernetes.Interface, prefix string, n int) flo
 func BenchmarkCreate(b *testing.B) {
 	s := start(b)
 	createPods(b, s.cs, "warm", 200)
+	done := cpuProfile(b, s, "DROVER_BENCH_CPU_PROFILE")
 	b.ResetTimer()
 	rate := createPods(b, s.cs, "c", 5000*b.N)
 	b.ReportMetric(rate, "creates/s")
+	done()
+}
+
+// cpuProfile records the apiserver's CPU profile for 3 seconds into the file
+// named by the environment variable env, if set; done waits for it.
+func cpuProfile(b *testing.B, s *server, env string) (done func()) {
+	path := os.Getenv(env)
+	if path == "" {
+		return func() {}
+	}
+	ch := make(chan struct{})
+	go func() {
+		defer close(ch)
+		prof, err := s.cs.CoreV1().RESTClient().Get().AbsPath("/debug/pprof/profile").Param("seconds", "3").DoRaw(context.Background())
+		if err == nil {
+			err = os.WriteFile(path, prof, 0o644)
+		}
+		if err != nil {
+			b.Error(err)
+		}
+	}()
+	return func() { <-ch }
 }
 
 // BenchmarkGet: consistent (resourceVersion="") pod gets per second by 16 clients.
