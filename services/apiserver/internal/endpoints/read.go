@@ -1,8 +1,8 @@
 package endpoints
 
 import (
-	"bytes"
 	"bufio"
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
