@@ -15,6 +15,7 @@ import (
 
 	"github.com/google/btree"
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"google.golang.org/grpc/metadata"
 	"go.uber.org/zap"
 	"k8s.io/apimachinery/pkg/watch"
 
@@ -243,7 +244,10 @@ func (c *Cache) setRevLocked(rev int64) {
 
 // follow applies watch events from rev+1 on.
 func (c *Cache) follow(ctx context.Context, rev int64) error {
-	wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
+	// Own gRPC stream (etcd groups watches by outgoing metadata): progress
+	// requests are only answered when every watch on a stream is synced, and
+	// fallback watches replaying old revisions must not hold ours back.
+	wctx, cancel := context.WithCancel(metadata.AppendToOutgoingContext(clientv3.WithRequireLeader(ctx), "drover-watch", "cache"))
 	defer cancel()
 	wch := c.store.Client.Watch(wctx, c.store.Prefix+"/", clientv3.WithPrefix(), clientv3.WithRev(rev+1),
 		clientv3.WithPrevKV(), clientv3.WithProgressNotify())
@@ -423,6 +427,25 @@ func (c *Cache) List(resource, prefix, startKey string, match func(*Item) bool, 
 		return true
 	})
 	return out, c.rev, more
+}
+
+// CountAfter returns how many objects below prefix sort after key.
+func (c *Cache) CountAfter(resource, prefix, key string) int {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	rc := c.resources[resource]
+	if rc == nil {
+		return 0
+	}
+	n := 0
+	rc.items.AscendGreaterOrEqual(&Item{Key: key + "\x00"}, func(it *Item) bool {
+		if !strings.HasPrefix(it.Key, prefix) {
+			return false
+		}
+		n++
+		return true
+	})
+	return n
 }
 
 // Count returns the number of cached objects of a resource.

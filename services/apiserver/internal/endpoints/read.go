@@ -57,11 +57,19 @@ func (a *API) waitCache(q *request, rv string) error {
 	}
 	if err := a.cfg.Cache.WaitForRevision(q.ctx, n, 3*time.Second); err != nil {
 		if errors.Is(err, cache.ErrTimeout) {
-			return apierrors.NewTimeoutError(fmt.Sprintf("Too large resource version: %d, current: %d", n, a.cfg.Cache.Revision()), 1)
+			return tooLargeResourceVersion(n, a.cfg.Cache.Revision())
 		}
 		return cacheError(err)
 	}
 	return nil
+}
+
+// tooLargeResourceVersion carries the cause client-go's reflector looks for
+// (apierrors.HasStatusCause ResourceVersionTooLarge) to retry.
+func tooLargeResourceVersion(want, have int64) error {
+	err := apierrors.NewTimeoutError(fmt.Sprintf("Too large resource version: %d, current: %d", want, have), 1)
+	err.ErrStatus.Details.Causes = []metav1.StatusCause{{Type: metav1.CauseTypeResourceVersionTooLarge, Message: "Too large resource version"}}
+	return err
 }
 
 func invalidResourceVersion(rv string) error {
@@ -209,7 +217,7 @@ func (a *API) parseListOptions(q *request) (*listOptions, error) {
 	default:
 		return nil, invalidParam("resourceVersionMatch", opts.rvMatch, "supported values: \"Exact\", \"NotOlderThan\"")
 	}
-	if opts.rvMatch != "" && opts.rv == "" {
+	if opts.rvMatch != "" && opts.rv == "" && v.Get("sendInitialEvents") == "" {
 		return nil, invalidParam("resourceVersionMatch", opts.rvMatch, "resourceVersionMatch is forbidden unless resourceVersion is provided")
 	}
 	if opts.rvMatch == "Exact" && opts.rv == "0" {
@@ -299,9 +307,10 @@ func (a *API) list(q *request) {
 	}
 	prefix := a.cfg.Store.ListPrefix(q.storageRes.Resource, q.info.Namespace)
 	var (
-		items []*cache.Item
-		rev   int64
-		more  bool
+		items     []*cache.Item
+		rev       int64
+		more      bool
+		remaining int64
 	)
 	fromEtcd := opts.continueToken != "" || opts.rvMatch == "Exact" || (opts.limit > 0 && opts.rv != "" && opts.rv != "0" && opts.rvMatch == "")
 	if fromEtcd {
@@ -317,7 +326,7 @@ func (a *API) list(q *request) {
 		} else {
 			atRev, _ = strconv.ParseInt(opts.rv, 10, 64)
 		}
-		items, rev, more, err = a.listEtcd(q, prefix, start, atRev, opts)
+		items, rev, more, remaining, err = a.listEtcd(q, prefix, start, atRev, opts)
 		if err != nil {
 			writeStatus(q.w, q.r, err)
 			return
@@ -329,16 +338,27 @@ func (a *API) list(q *request) {
 		}
 		items, rev, more = a.cfg.Cache.List(q.storageRes.Resource, prefix, "", opts.match(), int(opts.limit))
 	}
-	cont := ""
+	lm := metav1.ListMeta{ResourceVersion: strconv.FormatInt(rev, 10)}
 	if more && len(items) > 0 {
-		cont = encodeContinue(rev, strings.TrimPrefix(items[len(items)-1].Key, prefix)+"\x00")
+		last := items[len(items)-1].Key
+		lm.Continue = encodeContinue(rev, strings.TrimPrefix(last, prefix)+"\x00")
+		if opts.match() == nil {
+			// Only known without selectors, as in Kubernetes.
+			n := remaining
+			if !fromEtcd {
+				n = int64(a.cfg.Cache.CountAfter(q.storageRes.Resource, prefix, last))
+			}
+			if n > 0 {
+				lm.RemainingItemCount = &n
+			}
+		}
 	}
-	a.writeList(q, out, items, rev, cont)
+	a.writeList(q, out, items, lm)
 }
 
 // listEtcd reads a page at a fixed revision from etcd, skipping objects the
 // selectors reject until limit objects are found.
-func (a *API) listEtcd(q *request, prefix, start string, rev int64, opts *listOptions) ([]*cache.Item, int64, bool, error) {
+func (a *API) listEtcd(q *request, prefix, start string, rev int64, opts *listOptions) (items []*cache.Item, atRev int64, more bool, remaining int64, err error) {
 	match := opts.match()
 	var out []*cache.Item
 	for {
@@ -352,14 +372,14 @@ func (a *API) listEtcd(q *request, prefix, start string, rev int64, opts *listOp
 		if err != nil {
 			if errors.Is(err, storage.ErrCompacted) {
 				if opts.continueToken != "" {
-					return nil, 0, false, apierrors.NewResourceExpired("The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.")
+					return nil, 0, false, 0, apierrors.NewResourceExpired("The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.")
 				}
-				return nil, 0, false, apierrors.NewResourceExpired(fmt.Sprintf("too old resource version: %d", rev))
+				return nil, 0, false, 0, apierrors.NewResourceExpired(fmt.Sprintf("too old resource version: %d", rev))
 			}
 			if errors.Is(err, storage.ErrFutureRevision) {
-				return nil, 0, false, apierrors.NewTimeoutError(fmt.Sprintf("Too large resource version: %d", rev), 1)
+				return nil, 0, false, 0, tooLargeResourceVersion(rev, 0)
 			}
-			return nil, 0, false, apierrors.NewInternalError(err)
+			return nil, 0, false, 0, apierrors.NewInternalError(err)
 		}
 		rev = page.Revision
 		for i, kv := range page.KVs {
@@ -371,15 +391,15 @@ func (a *API) listEtcd(q *request, prefix, start string, rev int64, opts *listOp
 				continue
 			}
 			if opts.limit > 0 && int64(len(out)) == opts.limit {
-				return out, rev, true, nil
+				return out, rev, true, page.Count - int64(i), nil
 			}
 			out = append(out, it)
 			if opts.limit > 0 && int64(len(out)) == opts.limit && (i < len(page.KVs)-1 || page.More) {
-				return out, rev, true, nil
+				return out, rev, true, page.Count - int64(i) - 1, nil
 			}
 		}
 		if !page.More || len(page.KVs) == 0 {
-			return out, rev, false, nil
+			return out, rev, false, 0, nil
 		}
 		start = page.KVs[len(page.KVs)-1].Key + "\x00"
 	}
@@ -387,8 +407,7 @@ func (a *API) listEtcd(q *request, prefix, start string, rev int64, opts *listOp
 
 // writeList writes a list. Objects stored in the requested version are
 // copied from their stored bytes without decoding.
-func (a *API) writeList(q *request, out outputKind, items []*cache.Item, rev int64, cont string) {
-	listMeta := metav1.ListMeta{ResourceVersion: strconv.FormatInt(rev, 10), Continue: cont}
+func (a *API) writeList(q *request, out outputKind, items []*cache.Item, listMeta metav1.ListMeta) {
 	if out != outputObject || !q.res.StoredAsSelf() {
 		objs := make([]runtime.Object, 0, len(items))
 		for _, it := range items {

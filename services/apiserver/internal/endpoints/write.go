@@ -13,7 +13,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"drover.dev/apiserver/internal/storage"
@@ -227,11 +226,13 @@ func (a *API) guaranteedUpdate(q *request, name string, kind updateKind, tryUpda
 		if err := a.admitUpdate(q, next, cur); err != nil {
 			return nil, err
 		}
+		// Raw updates (binding, finalize, budget bookkeeping) are checked by
+		// their handlers: they change fields a normal update may not.
 		var errs field.ErrorList
 		switch {
 		case kind == updateStatus && a.cfg.Hooks.ValidateStatusUpdate != nil:
 			errs = a.cfg.Hooks.ValidateStatusUpdate(next, cur)
-		case kind != updateStatus && a.cfg.Hooks.ValidateUpdate != nil:
+		case kind == updateMain && a.cfg.Hooks.ValidateUpdate != nil:
 			errs = a.cfg.Hooks.ValidateUpdate(next, cur)
 		}
 		if len(errs) > 0 {
@@ -554,12 +555,8 @@ func (a *API) deletionMark(q *request, cur runtime.Object, opts *metav1.DeleteOp
 		removeFinalizer(metav1.FinalizerOrphanDependents)
 		removeFinalizer(metav1.FinalizerDeleteDependents)
 	}
-	// Policy finalizers only matter while a garbage collector has dependents
-	// to handle; an object without any other finalizer and no dependents
-	// would otherwise wait forever, so only set them when marking anyway or
-	// when the object has no other reason to stay. Kubernetes sets them
-	// unconditionally and its GC removes them; ours comes with the
-	// controller-manager, so we do the same.
+	// Foreground and Orphan leave a finalizer for the garbage collector,
+	// which removes it once dependents are handled, as in Kubernetes.
 	now := metav1.NewTime(time.Now())
 
 	switch o := obj.(type) {
@@ -644,12 +641,4 @@ func (a *API) deleteCollection(q *request) {
 		TypeMeta: metav1.TypeMeta{Kind: "Status", APIVersion: "v1"},
 		Status:   metav1.StatusSuccess,
 	})
-}
-
-// uidPrecondition is used by subresources that pass a UID through.
-func uidPrecondition(uid types.UID) *metav1.Preconditions {
-	if uid == "" {
-		return nil
-	}
-	return &metav1.Preconditions{UID: &uid}
 }

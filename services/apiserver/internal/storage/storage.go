@@ -152,6 +152,8 @@ type ListResult struct {
 	Revision int64
 	// More is set when keys remain after the last one returned.
 	More bool
+	// Count is the number of keys in the range from start on.
+	Count int64
 }
 
 // List reads keys in [start, end of prefix) at revision rev (0 = latest),
@@ -171,7 +173,7 @@ func (s *Store) List(ctx context.Context, prefix, start string, rev, limit int64
 	if err != nil {
 		return nil, translate(err)
 	}
-	out := &ListResult{Revision: resp.Header.Revision, More: resp.More}
+	out := &ListResult{Revision: resp.Header.Revision, More: resp.More, Count: resp.Count}
 	if rev > 0 {
 		out.Revision = rev
 	}

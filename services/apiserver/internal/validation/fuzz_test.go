@@ -17,6 +17,13 @@ import (
 	"sigs.k8s.io/randfill"
 )
 
+// Run a target with, for example:
+//
+//	go test -run='^$' -fuzz=FuzzValidatePod -fuzztime=20s -fuzzminimizetime=2s ./internal/validation/
+//
+// A short -fuzzminimizetime matters on a busy machine: minimising each new
+// input may otherwise take the whole run.
+
 // fuzzKind decodes two JSON documents into new and old objects of one kind
 // and runs every entry point on them. Only panics fail: any error list is a
 // fine answer to garbage.
