@@ -7,6 +7,7 @@ import (
 	"crypto/tls"
 	"net"
 	"net/http"
+	"os"
 	"testing"
 	"time"
 
@@ -44,7 +45,7 @@ func StartTestServer(tb testing.TB, etcdURL string, customize func(*options.Opti
 	opts.EtcdServers = []string{etcdURL}
 	opts.BindAddress = "127.0.0.1"
 	opts.SecurePort = 0
-	opts.LogLevel = "error"
+	opts.LogLevel = logLevel()
 	opts.ShutdownTimeout = 5 * time.Second
 	if customize != nil {
 		customize(opts)
@@ -83,4 +84,13 @@ func (ts *TestServer) Stop() {
 	case <-ts.done:
 	case <-time.After(15 * time.Second):
 	}
+}
+
+// logLevel is the in-process server's log level: error unless
+// DROVER_TEST_LOG_LEVEL says otherwise (e.g. info to see every request).
+func logLevel() string {
+	if l := os.Getenv("DROVER_TEST_LOG_LEVEL"); l != "" {
+		return l
+	}
+	return "error"
 }
