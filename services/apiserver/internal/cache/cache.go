@@ -15,8 +15,8 @@ import (
 
 	"github.com/google/btree"
 	clientv3 "go.etcd.io/etcd/client/v3"
-	"google.golang.org/grpc/metadata"
 	"go.uber.org/zap"
+	"google.golang.org/grpc/metadata"
 	"k8s.io/apimachinery/pkg/watch"
 
 	"drover.dev/apiserver/internal/storage"
