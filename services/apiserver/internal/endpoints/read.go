@@ -293,14 +293,21 @@ func decodeContinue(s string) (*continueToken, error) {
 	return &t, nil
 }
 
-func (a *API) list(q *request) {
+// listRequest negotiates the output and parses the query of a list or watch.
+func (a *API) listRequest(q *request) (outputKind, *listOptions, error) {
 	out, err := negotiate(q.r)
-	out = readOutput(out)
 	if err != nil {
-		writeStatus(q.w, q.r, err)
-		return
+		return 0, nil, err
 	}
 	opts, err := a.parseListOptions(q)
+	if err != nil {
+		return 0, nil, err
+	}
+	return readOutput(out), opts, nil
+}
+
+func (a *API) list(q *request) {
+	out, opts, err := a.listRequest(q)
 	if err != nil {
 		writeStatus(q.w, q.r, err)
 		return

@@ -38,7 +38,7 @@ func (a *API) serveSubresource(q *request) {
 		case "get":
 			a.get(q)
 		case "update":
-			a.updateStatus(q)
+			a.replace(q, updateStatus)
 		case "patch":
 			a.patchWith(q, updateStatus)
 		}
@@ -53,36 +53,6 @@ func (a *API) serveSubresource(q *request) {
 	default:
 		writeStatus(q.w, q.r, notFoundPath(q.r))
 	}
-}
-
-func (a *API) updateStatus(q *request) {
-	out, err := negotiate(q.r)
-	if err != nil {
-		writeStatus(q.w, q.r, err)
-		return
-	}
-	body, err := readBody(q)
-	if err != nil {
-		writeStatus(q.w, q.r, err)
-		return
-	}
-	obj := q.res.New()
-	if err := decodeBody(q, body, q.res.GVK(), obj); err != nil {
-		writeStatus(q.w, q.r, err)
-		return
-	}
-	if err := checkNameAndNamespace(q, obj); err != nil {
-		writeStatus(q.w, q.r, err)
-		return
-	}
-	result, err := a.guaranteedUpdate(q, q.info.Name, updateStatus, func(runtime.Object) (runtime.Object, error) {
-		return obj.DeepCopyObject(), nil
-	})
-	if err != nil {
-		writeStatus(q.w, q.r, err)
-		return
-	}
-	a.writeObject(q, out, http.StatusOK, result)
 }
 
 // scaleOf reads the Scale view of a workload.

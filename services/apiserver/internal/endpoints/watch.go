@@ -37,13 +37,7 @@ type watchStream struct {
 }
 
 func (a *API) watch(q *request) {
-	out, err := negotiate(q.r)
-	out = readOutput(out)
-	if err != nil {
-		writeStatus(q.w, q.r, err)
-		return
-	}
-	opts, err := a.parseListOptions(q)
+	out, opts, err := a.listRequest(q)
 	if err != nil {
 		writeStatus(q.w, q.r, err)
 		return

@@ -39,18 +39,8 @@ func checkFieldManager(q *request) error {
 }
 
 func (a *API) create(q *request) {
-	out, err := negotiate(q.r)
+	out, obj, err := a.readRequestObject(q)
 	if err != nil {
-		writeStatus(q.w, q.r, err)
-		return
-	}
-	body, err := readBody(q)
-	if err != nil {
-		writeStatus(q.w, q.r, err)
-		return
-	}
-	obj := q.res.New()
-	if err := decodeBody(q, body, q.res.GVK(), obj); err != nil {
 		writeStatus(q.w, q.r, err)
 		return
 	}
@@ -60,6 +50,23 @@ func (a *API) create(q *request) {
 		return
 	}
 	a.writeObject(q, out, http.StatusCreated, created)
+}
+
+// readRequestObject negotiates the response and decodes the request body as the resource's kind.
+func (a *API) readRequestObject(q *request) (outputKind, runtime.Object, error) {
+	out, err := negotiate(q.r)
+	if err != nil {
+		return 0, nil, err
+	}
+	body, err := readBody(q)
+	if err != nil {
+		return 0, nil, err
+	}
+	obj := q.res.New()
+	if err := decodeBody(q, body, q.res.GVK(), obj); err != nil {
+		return 0, nil, err
+	}
+	return out, obj, nil
 }
 
 // createObject runs the create path for a decoded object: naming, defaults,
@@ -310,26 +317,20 @@ func deletionPending(obj runtime.Object) bool {
 }
 
 func (a *API) update(q *request) {
-	out, err := negotiate(q.r)
+	a.replace(q, updateMain)
+}
+
+// replace is PUT of the main resource or of its status.
+func (a *API) replace(q *request, kind updateKind) {
+	out, obj, err := a.readRequestObject(q)
+	if err == nil {
+		err = checkNameAndNamespace(q, obj)
+	}
 	if err != nil {
 		writeStatus(q.w, q.r, err)
 		return
 	}
-	body, err := readBody(q)
-	if err != nil {
-		writeStatus(q.w, q.r, err)
-		return
-	}
-	obj := q.res.New()
-	if err := decodeBody(q, body, q.res.GVK(), obj); err != nil {
-		writeStatus(q.w, q.r, err)
-		return
-	}
-	if err := checkNameAndNamespace(q, obj); err != nil {
-		writeStatus(q.w, q.r, err)
-		return
-	}
-	result, err := a.guaranteedUpdate(q, q.info.Name, updateMain, func(runtime.Object) (runtime.Object, error) {
+	result, err := a.guaranteedUpdate(q, q.info.Name, kind, func(runtime.Object) (runtime.Object, error) {
 		return obj.DeepCopyObject(), nil
 	})
 	if err != nil {

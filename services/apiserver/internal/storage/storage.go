@@ -91,15 +91,9 @@ func (s *Store) CurrentRevision(ctx context.Context) (int64, error) {
 // Create writes key if it does not exist, together with extra operations
 // (allocation records) in the same transaction. It returns the new revision.
 func (s *Store) Create(ctx context.Context, key string, value []byte, extra ...clientv3.Op) (int64, error) {
-	ops := append([]clientv3.Op{clientv3.OpPut(key, string(value))}, extra...)
-	cmps := []clientv3.Cmp{clientv3.Compare(clientv3.CreateRevision(key), "=", 0)}
-	for _, op := range extra {
-		if op.IsPut() {
-			// Allocation records must not exist either: two creates never share an IP or port.
-			cmps = append(cmps, clientv3.Compare(clientv3.CreateRevision(string(op.KeyBytes())), "=", 0))
-		}
-	}
-	resp, err := s.Client.Txn(ctx).If(cmps...).Then(ops...).Commit()
+	resp, err := s.Client.Txn(ctx).
+		If(withClaims(clientv3.Compare(clientv3.CreateRevision(key), "=", 0), extra)...).
+		Then(append([]clientv3.Op{clientv3.OpPut(key, string(value))}, extra...)...).Commit()
 	if err != nil {
 		return 0, translate(err)
 	}
@@ -112,14 +106,9 @@ func (s *Store) Create(ctx context.Context, key string, value []byte, extra ...c
 // Update replaces key if its mod revision is still expectedRevision, with
 // extra operations in the same transaction. It returns the new revision.
 func (s *Store) Update(ctx context.Context, key string, value []byte, expectedRevision int64, extra ...clientv3.Op) (int64, error) {
-	ops := append([]clientv3.Op{clientv3.OpPut(key, string(value))}, extra...)
-	cmps := []clientv3.Cmp{clientv3.Compare(clientv3.ModRevision(key), "=", expectedRevision)}
-	for _, op := range extra {
-		if op.IsPut() {
-			cmps = append(cmps, clientv3.Compare(clientv3.CreateRevision(string(op.KeyBytes())), "=", 0))
-		}
-	}
-	resp, err := s.Client.Txn(ctx).If(cmps...).Then(ops...).Commit()
+	resp, err := s.Client.Txn(ctx).
+		If(withClaims(clientv3.Compare(clientv3.ModRevision(key), "=", expectedRevision), extra)...).
+		Then(append([]clientv3.Op{clientv3.OpPut(key, string(value))}, extra...)...).Commit()
 	if err != nil {
 		return 0, translate(err)
 	}
@@ -188,6 +177,18 @@ func (s *Store) List(ctx context.Context, prefix, start string, rev, limit int64
 func (s *Store) Compact(ctx context.Context, rev int64) error {
 	_, err := s.Client.Compact(ctx, rev, clientv3.WithCompactPhysical())
 	return translate(err)
+}
+
+// withClaims adds to cmp the guard that every key extra puts (allocation
+// records) does not exist yet: two objects never share an IP or a port.
+func withClaims(cmp clientv3.Cmp, extra []clientv3.Op) []clientv3.Cmp {
+	cmps := []clientv3.Cmp{cmp}
+	for _, op := range extra {
+		if op.IsPut() {
+			cmps = append(cmps, clientv3.Compare(clientv3.CreateRevision(string(op.KeyBytes())), "=", 0))
+		}
+	}
+	return cmps
 }
 
 func translate(err error) error {
