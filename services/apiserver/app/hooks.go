@@ -5,6 +5,7 @@ import (
 
 	"drover.dev/apiserver/internal/defaults"
 	"drover.dev/apiserver/internal/endpoints"
+	"drover.dev/apiserver/internal/fieldmanager"
 	"drover.dev/apiserver/internal/openapi"
 	"drover.dev/apiserver/internal/printers"
 	"drover.dev/apiserver/internal/registry"
@@ -20,6 +21,16 @@ func hooks() endpoints.Hooks {
 		ValidateStatusUpdate: validation.ValidateStatusUpdate,
 		Table:                printers.Table,
 	}
+}
+
+// newFieldManager builds managedFields tracking and server-side apply from
+// the same schemas the OpenAPI documents publish.
+func newFieldManager(reg *registry.Registry) (*fieldmanager.Manager, error) {
+	schemas, err := openapi.Schemas(reg)
+	if err != nil {
+		return nil, err
+	}
+	return fieldmanager.New(reg, schemas, defaults.Default, fieldmanager.WithConversion(endpoints.VersionConverter(reg)))
 }
 
 func openAPIHandler(reg *registry.Registry) http.Handler {

@@ -97,8 +97,13 @@ func Run(ctx context.Context, opts *options.Options, ready Ready) error {
 	defer stopCache()
 	go objCache.Run(cacheCtx)
 
+	fields, err := newFieldManager(reg)
+	if err != nil {
+		return err
+	}
 	stopping := make(chan struct{})
 	api := endpoints.New(endpoints.Config{
+		FieldManager:    fields,
 		Registry:        reg,
 		Store:           store,
 		Cache:           objCache,

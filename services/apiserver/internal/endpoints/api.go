@@ -18,6 +18,7 @@ import (
 
 	"drover.dev/apiserver/internal/allocator"
 	"drover.dev/apiserver/internal/cache"
+	"drover.dev/apiserver/internal/fieldmanager"
 	"drover.dev/apiserver/internal/registry"
 	"drover.dev/apiserver/internal/storage"
 )
@@ -40,8 +41,11 @@ type Config struct {
 	Store     *storage.Store
 	Cache     *cache.Cache
 	Allocator *allocator.Allocator
-	Hooks     Hooks
-	Logger    *zap.Logger
+	// FieldManager records managedFields and performs server-side apply;
+	// nil leaves managedFields as stored and refuses apply patches.
+	FieldManager *fieldmanager.Manager
+	Hooks        Hooks
+	Logger       *zap.Logger
 	// Stopping is closed when the server shuts down; open watches end.
 	Stopping <-chan struct{}
 	// MinWatchTimeout is the shortest server-chosen watch duration (Kubernetes: 30 minutes).
@@ -79,6 +83,9 @@ type request struct {
 	res  *registry.Resource
 	// storageRes is the resource whose keys hold the objects (events for events.k8s.io).
 	storageRes *registry.Resource
+	// applied is set when a server-side apply produced the object, which
+	// then carries its managedFields already.
+	applied bool
 }
 
 func (q *request) groupResource() schema.GroupResource {

@@ -9,6 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"drover.dev/apiserver/internal/registry"
 )
@@ -210,4 +211,37 @@ func hpaToV1(in *autoscalingv2.HorizontalPodAutoscaler) (*autoscalingv1.Horizont
 		}
 	}
 	return out, nil
+}
+
+// VersionConverter converts an object between the versions of a resource
+// that share storage (autoscaling v1/v2 HPAs, core and events.k8s.io events),
+// going through the storage version. The field manager uses it to keep
+// managedFields written through either version.
+func VersionConverter(reg *registry.Registry) func(obj runtime.Object, to schema.GroupVersion) (runtime.Object, error) {
+	return func(obj runtime.Object, to schema.GroupVersion) (runtime.Object, error) {
+		gvk := obj.GetObjectKind().GroupVersionKind()
+		res, ok := reg.LookupKind(gvk)
+		if !ok {
+			return nil, fmt.Errorf("no resource for %v", gvk)
+		}
+		if res.GroupVersion() == to {
+			return obj, nil
+		}
+		stored := obj
+		if !res.StoredAsSelf() {
+			var err error
+			if stored, err = toStorage(res, obj); err != nil {
+				return nil, err
+			}
+		}
+		if res.Storage.GroupVersion() == to {
+			return stored, nil
+		}
+		for _, r := range reg.Resources() {
+			if r.Storage == res.Storage && r.GroupVersion() == to {
+				return fromStorage(r, stored)
+			}
+		}
+		return nil, fmt.Errorf("no version %v of %v", to, gvk)
+	}
 }

@@ -9,23 +9,81 @@ import (
 
 	jsonpatch "gopkg.in/evanphx/json-patch.v4"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/strategicpatch"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
 // maxJSONPatchOperations bounds the work one JSON patch can cause, as Kubernetes does.
 const maxJSONPatchOperations = 10000
 
+// patchType reads the patch Content-Type and checks the apply-only force parameter.
 func patchType(q *request) (types.PatchType, error) {
-	ct := strings.TrimSpace(strings.Split(q.r.Header.Get("Content-Type"), ";")[0])
-	switch types.PatchType(ct) {
+	pt := types.PatchType(mediaType(q.r.Header.Get("Content-Type")))
+	switch pt {
 	case types.JSONPatchType, types.MergePatchType, types.StrategicMergePatchType:
-		return types.PatchType(ct), nil
-	case types.ApplyYAMLPatchType, types.ApplyCBORPatchType:
-		return "", unsupportedMediaType(ct, string(types.JSONPatchType), string(types.MergePatchType), string(types.StrategicMergePatchType))
+	case types.ApplyYAMLPatchType:
+		if q.api().cfg.FieldManager == nil {
+			return "", unsupportedMediaType(string(pt), supportedPatchTypes(false)...)
+		}
+	default:
+		return "", unsupportedMediaType(string(pt), supportedPatchTypes(q.api().cfg.FieldManager != nil)...)
 	}
-	return "", unsupportedMediaType(ct, string(types.JSONPatchType), string(types.MergePatchType), string(types.StrategicMergePatchType))
+	force := q.r.URL.Query().Get("force")
+	if force != "" && pt != types.ApplyYAMLPatchType {
+		return "", apierrors.NewInvalid(patchOptionsKind, "", field.ErrorList{field.Forbidden(field.NewPath("force"), "may not be specified for non-apply patch")})
+	}
+	if force != "" && force != "true" && force != "false" {
+		return "", apierrors.NewBadRequest(fmt.Sprintf("invalid force parameter %q", force))
+	}
+	return pt, nil
+}
+
+var patchOptionsKind = metav1.SchemeGroupVersion.WithKind("PatchOptions").GroupKind()
+
+func supportedPatchTypes(apply bool) []string {
+	out := []string{string(types.JSONPatchType), string(types.MergePatchType), string(types.StrategicMergePatchType)}
+	if apply {
+		out = append(out, string(types.ApplyYAMLPatchType))
+	}
+	return out
+}
+
+// applyTo runs a server-side apply of body to cur for subresource sub ("" or
+// "status" or "scale"). The result keeps cur's resourceVersion unless the
+// patch pins one, so that only pinned applies refuse to retry.
+func (a *API) applyTo(q *request, sub string, cur runtime.Object, body []byte) (runtime.Object, error) {
+	q.applied = true
+	force := q.r.URL.Query().Get("force") == "true"
+	next, err := a.cfg.FieldManager.Apply(q.res.GVK(), sub, cur, body, q.r.URL.Query().Get("fieldManager"), force)
+	if err != nil {
+		return nil, err
+	}
+	if cur != nil {
+		acc := mustAccessor(next)
+		if acc.GetResourceVersion() == mustAccessor(cur).GetResourceVersion() {
+			acc.SetResourceVersion("")
+		}
+	}
+	return next, nil
+}
+
+// applyCreate creates the object a server-side apply names when it does not exist yet.
+func (a *API) applyCreate(q *request, body []byte) (runtime.Object, error) {
+	obj, err := a.applyTo(q, "", nil, body)
+	if err != nil {
+		return nil, err
+	}
+	acc := mustAccessor(obj)
+	if acc.GetName() != q.info.Name {
+		return nil, apierrors.NewBadRequest(fmt.Sprintf("the name of the object (%s) does not match the name on the URL (%s)", acc.GetName(), q.info.Name))
+	}
+	if q.res.Namespaced && acc.GetNamespace() != "" && acc.GetNamespace() != q.info.Namespace {
+		return nil, apierrors.NewBadRequest("the namespace of the provided object does not match the namespace sent on the request")
+	}
+	return a.createObject(q, obj)
 }
 
 // applyPatch applies a patch document to the JSON of cur and decodes the
@@ -119,6 +177,26 @@ func (a *API) patchWith(q *request, kind updateKind) {
 	body, err := readBody(q)
 	if err != nil {
 		writeStatus(q.w, q.r, err)
+		return
+	}
+	if pt == types.ApplyYAMLPatchType {
+		sub := ""
+		if kind == updateStatus {
+			sub = "status"
+		}
+		result, err := a.guaranteedUpdate(q, q.info.Name, kind, func(cur runtime.Object) (runtime.Object, error) {
+			return a.applyTo(q, sub, cur, body)
+		})
+		code := http.StatusOK
+		if apierrors.IsNotFound(err) && kind == updateMain {
+			result, err = a.applyCreate(q, body)
+			code = http.StatusCreated
+		}
+		if err != nil {
+			writeStatus(q.w, q.r, err)
+			return
+		}
+		a.writeObject(q, out, code, result)
 		return
 	}
 	result, err := a.guaranteedUpdate(q, q.info.Name, kind, func(cur runtime.Object) (runtime.Object, error) {

@@ -89,7 +89,6 @@ func prepareForCreate(res *registry.Resource, obj runtime.Object, namespace stri
 	acc.SetDeletionTimestamp(nil)
 	acc.SetDeletionGracePeriodSeconds(nil)
 	acc.SetSelfLink("")
-	acc.SetManagedFields(nil)
 	if res.Namespaced {
 		acc.SetNamespace(namespace)
 	} else {
@@ -152,7 +151,6 @@ func prepareForUpdate(res *registry.Resource, obj, old runtime.Object) {
 	acc.SetDeletionGracePeriodSeconds(oldAcc.GetDeletionGracePeriodSeconds())
 	acc.SetGeneration(oldAcc.GetGeneration())
 	acc.SetSelfLink("")
-	acc.SetManagedFields(oldAcc.GetManagedFields())
 	if hasStatus(res) {
 		if st, ok := structField(obj, "Status"); ok {
 			oldSt, _ := structField(old, "Status")
@@ -168,7 +166,8 @@ func prepareForUpdate(res *registry.Resource, obj, old runtime.Object) {
 	}
 }
 
-// prepareForStatusUpdate keeps everything of old except the status.
+// prepareForStatusUpdate keeps everything of old except the status (and
+// the managedFields, which the field manager computes for the status write).
 func prepareForStatusUpdate(obj, old runtime.Object) runtime.Object {
 	out := old.DeepCopyObject()
 	st, ok := structField(out, "Status")
@@ -176,8 +175,9 @@ func prepareForStatusUpdate(obj, old runtime.Object) runtime.Object {
 		newSt, _ := structField(obj, "Status")
 		st.Set(newSt)
 	}
-	acc, oldAcc := mustAccessor(out), mustAccessor(obj)
-	acc.SetResourceVersion(oldAcc.GetResourceVersion())
+	acc, newAcc := mustAccessor(out), mustAccessor(obj)
+	acc.SetResourceVersion(newAcc.GetResourceVersion())
+	acc.SetManagedFields(newAcc.GetManagedFields())
 	return out
 }
 

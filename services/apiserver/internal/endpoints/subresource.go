@@ -182,6 +182,9 @@ func (a *API) serveScale(q *request, sub *registry.Subresource) {
 		if err != nil {
 			return nil, apierrors.NewInternalError(err)
 		}
+		if pt == types.ApplyYAMLPatchType {
+			return a.applyTo(q, "scale", cur, body)
+		}
 		want := newScale
 		if want == nil {
 			patched, err := applyPatch(q, pt, body, curScale, "Scale")

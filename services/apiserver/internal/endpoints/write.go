@@ -9,12 +9,14 @@ import (
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
+	"drover.dev/apiserver/internal/fieldmanager"
 	"drover.dev/apiserver/internal/storage"
 )
 
@@ -96,10 +98,13 @@ func (a *API) createObject(q *request, obj runtime.Object) (runtime.Object, erro
 			cacc.SetName(generateName(cacc.GetGenerateName()))
 		}
 		normalize(cur)
-		prepareForCreate(q.res, cur, q.info.Namespace)
 		if a.cfg.Hooks.Default != nil {
 			a.cfg.Hooks.Default(cur)
 		}
+		// The creator owns what it sent and the defaults, not what the
+		// create strategy sets below (as in Kubernetes).
+		cur = a.trackFields(q, "", nil, cur)
+		prepareForCreate(q.res, cur, q.info.Namespace)
 		if err := a.admitCreate(q, cur); err != nil {
 			return nil, err
 		}
@@ -219,17 +224,20 @@ func (a *API) guaranteedUpdate(q *request, name string, kind updateKind, tryUpda
 			return nil, apierrors.NewConflict(q.groupResource(), name, fmt.Errorf("Precondition failed: UID in precondition: %v, UID in object meta: %v", nacc.GetUID(), mustAccessor(cur).GetUID()))
 		}
 		normalize(next)
-		switch kind {
-		case updateMain:
-			prepareForUpdate(q.res, next, cur)
-		case updateStatus:
+		if kind == updateStatus {
 			next = prepareForStatusUpdate(next, cur)
 		}
-		nacc = mustAccessor(next)
-		nacc.SetResourceVersion(strconv.FormatInt(kv.ModRevision, 10))
 		if a.cfg.Hooks.Default != nil {
 			a.cfg.Hooks.Default(next)
 		}
+		if sub, tracked := trackedSubresource(q, kind); tracked {
+			next = a.trackFields(q, sub, cur, next)
+		}
+		if kind == updateMain {
+			prepareForUpdate(q.res, next, cur)
+		}
+		nacc = mustAccessor(next)
+		nacc.SetResourceVersion(strconv.FormatInt(kv.ModRevision, 10))
 		if err := a.admitUpdate(q, next, cur); err != nil {
 			return nil, err
 		}
@@ -293,6 +301,58 @@ func (a *API) guaranteedUpdate(q *request, name string, kind updateKind, tryUpda
 		nacc.SetResourceVersion(strconv.FormatInt(rev, 10))
 		return next, nil
 	}
+}
+
+// fieldManagerName is who managedFields credits: the fieldManager parameter,
+// else the User-Agent's product (kubectl-client-side-apply, helm, ...).
+func fieldManagerName(q *request) string {
+	if m := q.r.URL.Query().Get("fieldManager"); m != "" {
+		return m
+	}
+	return fieldmanager.ManagerFromUserAgent(q.r.UserAgent())
+}
+
+// trackedSubresource says which managedFields scope a write updates; binding,
+// eviction and budget bookkeeping are not tracked, as in Kubernetes.
+func trackedSubresource(q *request, kind updateKind) (string, bool) {
+	switch {
+	case kind == updateStatus:
+		return "status", true
+	case kind == updateMain && q.info.Subresource == "scale":
+		return "scale", true
+	case kind == updateMain:
+		return "", true
+	case q.info.Subresource == "finalize":
+		return "finalize", true
+	}
+	return "", false
+}
+
+// trackFields records in obj's managedFields what the request's manager
+// changed from live (nil on create). A server-side apply already did; a
+// failure keeps live's entries and the write goes on (Kubernetes'
+// UpdateNoErrors).
+func (a *API) trackFields(q *request, sub string, live, obj runtime.Object) runtime.Object {
+	if q.applied {
+		return obj
+	}
+	keep := func() runtime.Object {
+		var entries []metav1.ManagedFieldsEntry
+		if live != nil {
+			entries = mustAccessor(live).GetManagedFields()
+		}
+		mustAccessor(obj).SetManagedFields(entries)
+		return obj
+	}
+	if a.cfg.FieldManager == nil {
+		return keep()
+	}
+	out, err := a.cfg.FieldManager.Update(q.res.GVK(), sub, live, obj, fieldManagerName(q))
+	if err != nil {
+		a.lg.Warn("failed to track managed fields", zap.String("resource", q.res.Resource), zap.Error(err))
+		return keep()
+	}
+	return out
 }
 
 func deleteOps(keys []string) []clientv3.Op {

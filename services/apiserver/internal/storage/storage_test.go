@@ -247,16 +247,18 @@ func TestList(t *testing.T) {
 		limit    int64
 		wantKeys []string
 		wantMore bool
+		// wantCount is every key from start to the end of the prefix, whatever the limit.
+		wantCount int64
 	}{
-		{"whole resource", "/registry/pods/", "", 0, []string{"/registry/pods/a/p1", "/registry/pods/a/p2", "/registry/pods/a/p3", "/registry/pods/b/p1", "/registry/pods/b/p2"}, false},
-		{"one namespace", "/registry/pods/b/", "", 0, []string{"/registry/pods/b/p1", "/registry/pods/b/p2"}, false},
-		{"limit leaves more", "/registry/pods/", "", 2, []string{"/registry/pods/a/p1", "/registry/pods/a/p2"}, true},
-		{"limit equal to size", "/registry/pods/a/", "", 3, []string{"/registry/pods/a/p1", "/registry/pods/a/p2", "/registry/pods/a/p3"}, false},
-		{"limit above size", "/registry/pods/a/", "", 10, []string{"/registry/pods/a/p1", "/registry/pods/a/p2", "/registry/pods/a/p3"}, false},
-		{"start is inclusive", "/registry/pods/", "/registry/pods/a/p3", 0, []string{"/registry/pods/a/p3", "/registry/pods/b/p1", "/registry/pods/b/p2"}, false},
-		{"start after a key", "/registry/pods/", "/registry/pods/a/p3\x00", 1, []string{"/registry/pods/b/p1"}, true},
-		{"start past the end", "/registry/pods/", "/registry/pods/c", 0, nil, false},
-		{"empty prefix", "/registry/nothing/", "", 0, nil, false},
+		{"whole resource", "/registry/pods/", "", 0, []string{"/registry/pods/a/p1", "/registry/pods/a/p2", "/registry/pods/a/p3", "/registry/pods/b/p1", "/registry/pods/b/p2"}, false, 5},
+		{"one namespace", "/registry/pods/b/", "", 0, []string{"/registry/pods/b/p1", "/registry/pods/b/p2"}, false, 2},
+		{"limit leaves more", "/registry/pods/", "", 2, []string{"/registry/pods/a/p1", "/registry/pods/a/p2"}, true, 5},
+		{"limit equal to size", "/registry/pods/a/", "", 3, []string{"/registry/pods/a/p1", "/registry/pods/a/p2", "/registry/pods/a/p3"}, false, 3},
+		{"limit above size", "/registry/pods/a/", "", 10, []string{"/registry/pods/a/p1", "/registry/pods/a/p2", "/registry/pods/a/p3"}, false, 3},
+		{"start is inclusive", "/registry/pods/", "/registry/pods/a/p3", 0, []string{"/registry/pods/a/p3", "/registry/pods/b/p1", "/registry/pods/b/p2"}, false, 3},
+		{"start after a key", "/registry/pods/", "/registry/pods/a/p3\x00", 1, []string{"/registry/pods/b/p1"}, true, 2},
+		{"start past the end", "/registry/pods/", "/registry/pods/c", 0, nil, false, 0},
+		{"empty prefix", "/registry/nothing/", "", 0, nil, false, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -269,6 +271,9 @@ func TestList(t *testing.T) {
 			}
 			if page.More != tt.wantMore {
 				t.Errorf("More = %v, want %v", page.More, tt.wantMore)
+			}
+			if page.Count != tt.wantCount {
+				t.Errorf("Count = %d, want %d", page.Count, tt.wantCount)
 			}
 			if page.Revision != snapshot {
 				t.Errorf("Revision = %d, want the current revision %d", page.Revision, snapshot)
