@@ -5,12 +5,18 @@ import (
 	"context"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"drover.dev/apiserver/app"
 )
 
 func main() {
+	if os.Getenv("GOGC") == "" {
+		// The heap is mostly the object cache, which lives long; collecting
+		// at 50% growth instead of 100% keeps RSS well below twice the cache.
+		debug.SetGCPercent(50)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := app.NewCommand().ExecuteContext(ctx); err != nil {

@@ -96,7 +96,8 @@ func (a *Allocator) RandomPort() int32 { return int32(a.portBase + rand.IntN(a.p
 // CheckIP reports whether ip is a usable address of the range.
 func (a *Allocator) CheckIP(ip string) error {
 	addr, err := netip.ParseAddr(ip)
-	if err != nil || !a.ipNet.Contains(addr) || addr == a.ipNet.Addr() || a.nth(a.ipSize+1) == ip {
+	last, _ := netip.ParseAddr(a.nth(a.ipSize + 1))
+	if err != nil || !a.ipNet.Contains(addr) || addr == a.ipNet.Addr() || addr == last {
 		return fmt.Errorf("%w: the provided IP (%s) is not in the valid range. The range of valid IPs is %s", ErrNotInRange, ip, a.ipNet)
 	}
 	return nil
@@ -110,8 +111,14 @@ func (a *Allocator) CheckPort(port int32) error {
 	return nil
 }
 
-// IPKey is the etcd key recording an allocated cluster IP.
-func (a *Allocator) IPKey(ip string) string { return a.prefix + "/serviceips/" + ip }
+// IPKey is the etcd key recording an allocated cluster IP, in canonical
+// form so that every spelling of an address claims the same key.
+func (a *Allocator) IPKey(ip string) string {
+	if addr, err := netip.ParseAddr(ip); err == nil {
+		ip = addr.String()
+	}
+	return a.prefix + "/serviceips/" + ip
+}
 
 // PortKey is the etcd key recording an allocated node port (per protocol, as Kubernetes allows TCP and UDP to share a number).
 func (a *Allocator) PortKey(port int32, protocol string) string {

@@ -340,7 +340,11 @@ func (rc *resourceCache) record(ev Event) {
 func (c *Cache) WaitForRevision(ctx context.Context, rev int64, timeout time.Duration) error {
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
-	asked := false
+	// Writes outside the prefix advance etcd's revision without an event for
+	// us; a progress request makes the watch report where it is. It is
+	// repeated now and then in case the watch was not ready to take it.
+	retry := time.NewTicker(100 * time.Millisecond)
+	defer retry.Stop()
 	for {
 		c.mu.RLock()
 		cur, ch, ready := c.rev, c.revNotify, c.ready
@@ -348,15 +352,15 @@ func (c *Cache) WaitForRevision(ctx context.Context, rev int64, timeout time.Dur
 		if ready && cur >= rev {
 			return nil
 		}
-		if ready && !asked {
-			// Writes outside the prefix advance etcd's revision without an event
-			// for us; a progress request makes the watch report where it is.
+		notReady := c.readyCh
+		if ready {
+			notReady = nil // closed for good once ready; must not spin on it
 			c.progress.request()
-			asked = true
 		}
 		select {
 		case <-ch:
-		case <-c.readyCh:
+		case <-notReady:
+		case <-retry.C:
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-deadline.C:

@@ -3,6 +3,7 @@ package cache
 import (
 	"context"
 	"sync"
+	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
@@ -20,7 +21,8 @@ type progressRequester struct {
 	wmu     sync.Mutex
 	client  *clientv3.Client
 	wctx    context.Context
-	askedAt int64
+	askedAt   int64
+	askedWhen time.Time
 }
 
 type revisionBatch struct {
@@ -71,17 +73,18 @@ func (p *progressRequester) setWatcher(client *clientv3.Client, wctx context.Con
 	p.wmu.Unlock()
 }
 
-// request asks etcd to report the watch's revision; at most one request per
-// cache revision is sent, however many readers wait.
+// request asks etcd to report the watch's revision; however many readers
+// wait, one request per cache revision is sent (again after a second, should
+// etcd not have been able to answer).
 func (p *progressRequester) request() {
 	rev := p.cache.Revision()
 	p.wmu.Lock()
 	client, wctx := p.client, p.wctx
-	if client == nil || p.askedAt == rev {
+	if client == nil || p.askedAt == rev && time.Since(p.askedWhen) < time.Second {
 		p.wmu.Unlock()
 		return
 	}
-	p.askedAt = rev
+	p.askedAt, p.askedWhen = rev, time.Now()
 	p.wmu.Unlock()
 	go func() { _ = client.RequestProgress(wctx) }()
 }

@@ -167,6 +167,11 @@ func decodeBody(q *request, body []byte, gvk schema.GroupVersionKind, obj runtim
 		if err := decodeProtobuf(body, gvk, obj); err != nil {
 			return apierrors.NewBadRequest(fmt.Sprintf("unable to decode protobuf body: %v", err))
 		}
+		// Protobuf can carry values JSON cannot (an IntOrString of an
+		// unknown type); refuse them now rather than fail to store them.
+		if _, err := json.Marshal(obj); err != nil {
+			return apierrors.NewBadRequest(fmt.Sprintf("unable to decode protobuf body: %v", err))
+		}
 		setGVK(obj, gvk)
 		return nil
 	}

@@ -199,7 +199,8 @@ func hpaToV1(in *autoscalingv2.HorizontalPodAutoscaler) (*autoscalingv1.Horizont
 	out.Status.DesiredReplicas = in.Status.DesiredReplicas
 	var otherCurrent []autoscalingv2.MetricStatus
 	for _, m := range in.Status.CurrentMetrics {
-		if m.Type == autoscalingv2.ResourceMetricSourceType && m.Resource != nil && m.Resource.Name == corev1.ResourceCPU && out.Status.CurrentCPUUtilizationPercentage == nil {
+		if m.Type == autoscalingv2.ResourceMetricSourceType && m.Resource != nil && m.Resource.Name == corev1.ResourceCPU &&
+			m.Resource.Current.AverageUtilization != nil && m.Resource.Current.AverageValue == nil && out.Status.CurrentCPUUtilizationPercentage == nil {
 			out.Status.CurrentCPUUtilizationPercentage = m.Resource.Current.AverageUtilization
 			continue
 		}

@@ -317,7 +317,6 @@ func TestHPAV2ToV1AndBackKeepsMetrics(t *testing.T) {
 // whatever else the metric holds must survive in the current-metrics
 // annotation like every other metric, or a write through v1 loses it.
 func TestHPAV2ToV1KeepsCPUCurrentValue(t *testing.T) {
-	t.Skip("BUG: hpaToV1 consumes the first CPU current metric whole: its averageValue is dropped, and a CPU metric measured only as an average value (from an AverageValue target) vanishes entirely since currentCPUUtilizationPercentage stays nil; any update through autoscaling/v1 then stores the lossy status (Kubernetes keeps every current metric in the annotation)")
 	cpuValueTarget := autoscalingv2.MetricSpec{Type: autoscalingv2.ResourceMetricSourceType, Resource: &autoscalingv2.ResourceMetricSource{
 		Name: corev1.ResourceCPU, Target: autoscalingv2.MetricTarget{Type: autoscalingv2.AverageValueMetricType, AverageValue: ptr(resource.MustParse("500m"))},
 	}}

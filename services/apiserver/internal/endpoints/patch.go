@@ -103,7 +103,7 @@ func applyPatch(q *request, pt types.PatchType, patch []byte, cur runtime.Object
 		if len(p) > maxJSONPatchOperations {
 			return nil, apierrors.NewRequestEntityTooLargeError(fmt.Sprintf("The allowed maximum operations in a JSON patch is %d, got %d", maxJSONPatchOperations, len(p)))
 		}
-		patched, err = p.Apply(curJSON)
+		patched, err = applyJSONPatch(p, curJSON)
 		if err != nil {
 			return nil, apierrors.NewGenericServerResponse(http.StatusUnprocessableEntity, "", q.groupResource(), q.info.Name, err.Error(), 0, false)
 		}
@@ -139,6 +139,26 @@ func applyPatch(q *request, pt types.PatchType, patch []byte, cur runtime.Object
 	}
 	setGVK(zero, cur.GetObjectKind().GroupVersionKind())
 	return zero, nil
+}
+
+// maxJSONPatchCopyBytes bounds what "copy" operations may add, as Kubernetes
+// does: each copy can double the document.
+const maxJSONPatchCopyBytes = 3 * 1024 * 1024
+
+func init() {
+	jsonpatch.AccumulatedCopySizeLimit = maxJSONPatchCopyBytes
+}
+
+// applyJSONPatch applies p; json-patch panics on some malformed operations
+// (a whole-document test or replace without a value), which are the
+// client's fault, not a server error.
+func applyJSONPatch(p jsonpatch.Patch, doc []byte) (out []byte, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			out, err = nil, fmt.Errorf("invalid JSON patch: %v", r)
+		}
+	}()
+	return p.Apply(doc)
 }
 
 // newLike returns a new zero object of obj's Go type.

@@ -38,33 +38,39 @@ func patchTarget() *corev1.Pod {
 func TestPatchType(t *testing.T) {
 	tests := []struct {
 		contentType string
+		query       string
 		want        types.PatchType
 		wantCode    int
 	}{
-		{"application/json-patch+json", types.JSONPatchType, 0},
-		{"application/merge-patch+json", types.MergePatchType, 0},
-		{"application/strategic-merge-patch+json", types.StrategicMergePatchType, 0},
-		{"application/merge-patch+json; charset=utf-8", types.MergePatchType, 0},
-		{"application/apply-patch+yaml", "", 415},
-		{"application/apply-patch+cbor", "", 415},
-		{"application/json", "", 415},
-		{"", "", 415},
+		{"application/json-patch+json", "", types.JSONPatchType, 0},
+		{"application/merge-patch+json", "", types.MergePatchType, 0},
+		{"application/strategic-merge-patch+json", "", types.StrategicMergePatchType, 0},
+		{"application/merge-patch+json; charset=utf-8", "", types.MergePatchType, 0},
+		// Without a field manager there is no server-side apply.
+		{"application/apply-patch+yaml", "", "", 415},
+		{"application/apply-patch+cbor", "", "", 415},
+		{"application/json", "", "", 415},
+		{"", "", "", 415},
+		// force belongs to apply patches only.
+		{"application/merge-patch+json", "?force=true", "", 422},
+		{"application/json-patch+json", "?force=false", "", 422},
 	}
 	for _, tt := range tests {
-		q := newTestRequest(t, "PATCH", podPath, tt.contentType, nil)
+		q := newTestRequest(t, "PATCH", podPath+tt.query, tt.contentType, nil)
 		got, err := patchType(q)
 		if tt.wantCode != 0 {
 			if err == nil {
-				t.Errorf("patchType(%q) = %q, want a %d", tt.contentType, got, tt.wantCode)
+				t.Errorf("patchType(%q%s) = %q, want a %d", tt.contentType, tt.query, got, tt.wantCode)
 				continue
 			}
+			wantClientError(t, err)
 			if c := statusCode(err); c != tt.wantCode {
-				t.Errorf("patchType(%q) code %d, want %d", tt.contentType, c, tt.wantCode)
+				t.Errorf("patchType(%q%s) code %d, want %d", tt.contentType, tt.query, c, tt.wantCode)
 			}
 			continue
 		}
 		if err != nil || got != tt.want {
-			t.Errorf("patchType(%q) = %q, %v; want %q", tt.contentType, got, err, tt.want)
+			t.Errorf("patchType(%q%s) = %q, %v; want %q", tt.contentType, tt.query, got, err, tt.want)
 		}
 	}
 }
@@ -218,7 +224,6 @@ func TestApplyPatch(t *testing.T) {
 // (JSONPatchMaxCopyBytes, 3 MiB) and answers with an error; here eight doublings
 // of a 64 KiB annotation stand in for the attack.
 func TestApplyPatchBoundsCopies(t *testing.T) {
-	t.Skip("BUG: applyPatch never sets jsonpatch.AccumulatedCopySizeLimit (Kubernetes sets it to JSONPatchMaxCopyBytes), so a JSON patch of N self-copies allocates 2^N times the object: about 40 operations in a tiny PATCH body exhaust the apiserver's memory")
 	cur := patchTarget()
 	cur.Annotations = map[string]string{"a": strings.Repeat("x", 64<<10)}
 	var ops []string
@@ -247,7 +252,6 @@ func TestApplyPatchBoundsCopies(t *testing.T) {
 // of the whole document (path "") without a value is malformed: a 4xx, not a
 // panic.
 func TestApplyPatchWholeDocumentWithoutValue(t *testing.T) {
-	t.Skip("BUG: json-patch v4 dereferences the missing value of a \"test\" or \"replace\" op with path \"\"; applyPatch passes such patches through, so PATCH with [{\"op\":\"test\",\"path\":\"\"}] or [{\"op\":\"replace\",\"path\":\"\"}] panics inside the handler and the client gets a 500 (with a stack trace logged) instead of a 400/422")
 	for _, patch := range []string{
 		`[{"op":"test","path":""}]`,
 		`[{"op":"replace","path":""}]`,

@@ -2,6 +2,7 @@ package endpoints
 
 import (
 	"bytes"
+	"context"
 	"net/http/httptest"
 	"regexp"
 	"testing"
@@ -25,7 +26,8 @@ func mustResource(tb testing.TB, gvr schema.GroupVersionResource) *registry.Reso
 }
 
 // newTestRequest builds what ServeHTTP hands a handler for method and
-// target, without the API (handlers under test must not need storage).
+// target, with an API that has no storage, cache, allocator or field
+// manager: the code under test must not need them.
 func newTestRequest(tb testing.TB, method, target, contentType string, body []byte) *request {
 	tb.Helper()
 	r := httptest.NewRequest(method, target, bytes.NewReader(body))
@@ -37,6 +39,7 @@ func newTestRequest(tb testing.TB, method, target, contentType string, body []by
 		tb.Fatalf("%s %s is not a resource request", method, target)
 	}
 	res := mustResource(tb, info.GroupVersion.WithResource(info.Resource))
+	r = r.WithContext(context.WithValue(r.Context(), apiKey{}, New(Config{Registry: testRegistry})))
 	return &request{
 		w: httptest.NewRecorder(), r: r, ctx: r.Context(), info: info,
 		res: res, storageRes: mustResource(tb, res.Storage),

@@ -42,6 +42,14 @@ func parseRequestInfo(r *http.Request) (requestInfo, bool) {
 		// Deprecated /watch/ paths, still used by some clients.
 		watchPrefix = true
 		parts = parts[1:]
+		if len(parts) == 0 {
+			return info, false
+		}
+	}
+	for _, p := range parts {
+		if p == "" {
+			return info, false // e.g. namespaces//pods
+		}
 	}
 	// namespaces/<ns>/<resource>... unless the path is the namespace itself
 	// or one of its subresources (status, finalize).

@@ -125,7 +125,7 @@ func (a *API) createObject(q *request, obj runtime.Object) (runtime.Object, erro
 		}
 		data, err := encodeForStorage(q.res, q.storageRes, cur)
 		if err != nil {
-			return nil, apierrors.NewInternalError(err)
+			return nil, unencodable(err)
 		}
 		key := q.key(cacc.GetName())
 		rev, err := a.cfg.Store.Create(q.ctx, key, data, claimOps(claims, key)...)
@@ -149,6 +149,13 @@ func (a *API) createObject(q *request, obj runtime.Object) (runtime.Object, erro
 		setGVK(cur, q.res.GVK())
 		return cur, nil
 	}
+}
+
+// unencodable: what the client sent passed decoding and validation but cannot
+// be stored (a value only protobuf can carry, a v1 HPA annotation that is not
+// valid v2 metrics); the client's fault, so a 400.
+func unencodable(err error) error {
+	return apierrors.NewBadRequest(fmt.Sprintf("the object cannot be stored: %v", err))
 }
 
 func claimOps(claims []string, owner string) []clientv3.Op {
@@ -279,7 +286,7 @@ func (a *API) guaranteedUpdate(q *request, name string, kind updateKind, tryUpda
 		}
 		data, err := encodeForStorage(q.res, q.storageRes, next)
 		if err != nil {
-			return nil, apierrors.NewInternalError(err)
+			return nil, unencodable(err)
 		}
 		ops := append(claimOps(claims, key), deleteOps(releases)...)
 		rev, err := a.cfg.Store.Update(q.ctx, key, data, kv.ModRevision, ops...)
