@@ -31,6 +31,7 @@ type Cluster struct {
 	APIServerPort int
 	EtcdPort      int
 	EtcdPeerPort  int
+	NATSPort      int
 	// Drover is the `drover up` process; it supervises the daemons as its children and
 	// stops them when it is stopped (and they die with it when it is killed).
 	Drover *Process
@@ -49,7 +50,7 @@ type ClusterOptions struct {
 func StartCluster(bins *Binaries, stateDir string, opts ClusterOptions) (*Cluster, error) {
 	c := &Cluster{Bins: bins, StateDir: stateDir}
 	var err error
-	for _, p := range []*int{&c.APIServerPort, &c.EtcdPort, &c.EtcdPeerPort} {
+	for _, p := range []*int{&c.APIServerPort, &c.EtcdPort, &c.EtcdPeerPort, &c.NATSPort} {
 		if *p, err = FreePort(); err != nil {
 			return nil, err
 		}
@@ -60,6 +61,7 @@ func StartCluster(bins *Binaries, stateDir string, opts ClusterOptions) (*Cluste
 		"--apiserver-port", strconv.Itoa(c.APIServerPort),
 		"--etcd-port", strconv.Itoa(c.EtcdPort),
 		"--etcd-peer-port", strconv.Itoa(c.EtcdPeerPort),
+		"--nats-port", strconv.Itoa(c.NATSPort),
 		"--bin-dir", bins.Dir,
 	}
 	args = append(args, opts.ExtraArgs...)

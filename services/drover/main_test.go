@@ -30,11 +30,12 @@ func TestBinaryUpDown(t *testing.T) {
 	testutil.BuildStandInAPIServer(t, binDir) // found beside drover: no --bin-dir
 	state := filepath.Join(t.TempDir(), "state")
 	apiPort := testutil.FreePort(t)
-	etcdPorts := testutil.FreePorts(t, 2)
+	etcdPorts := testutil.FreePorts(t, 3) // etcd client, etcd peer, NATS
 
 	up := exec.Command(drover, "up", "--state-dir", state,
 		"--apiserver-port", strconv.Itoa(apiPort),
-		"--etcd-port", strconv.Itoa(etcdPorts[0]), "--etcd-peer-port", strconv.Itoa(etcdPorts[1]))
+		"--etcd-port", strconv.Itoa(etcdPorts[0]), "--etcd-peer-port", strconv.Itoa(etcdPorts[1]),
+		"--nats-port", strconv.Itoa(etcdPorts[2]))
 	up.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	stdout, err := up.StdoutPipe()
 	if err != nil {

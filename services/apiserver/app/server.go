@@ -20,6 +20,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -31,11 +33,13 @@ import (
 
 	"drover.dev/apiserver/app/options"
 	"drover.dev/apiserver/internal/allocator"
+	"drover.dev/apiserver/internal/buspublisher"
 	"drover.dev/apiserver/internal/cache"
 	"drover.dev/apiserver/internal/endpoints"
 	"drover.dev/apiserver/internal/filters"
 	"drover.dev/apiserver/internal/registry"
 	"drover.dev/apiserver/internal/storage"
+	"drover.dev/libs/bus"
 )
 
 // Version is what /version reports: the Kubernetes API level drover serves.
@@ -113,6 +117,13 @@ func Run(ctx context.Context, opts *options.Options, ready Ready) error {
 		Stopping:        stopping,
 		MinWatchTimeout: opts.MinRequestTimeout,
 	})
+	if opts.NATSURL != "" {
+		stopBus, err := startBusPublisher(cacheCtx, opts, etcd, reg, lg.Named("bus"))
+		if err != nil {
+			return err
+		}
+		defer stopBus()
+	}
 	promReg := prometheus.NewRegistry()
 	promReg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := filters.NewMetrics(promReg)
@@ -229,6 +240,31 @@ func newLogger(level string) (*zap.Logger, error) {
 	}
 	cfg.EncoderConfig.EncodeTime = zapcore.ISO8601TimeEncoder
 	return cfg.Build()
+}
+
+// startBusPublisher connects to NATS and campaigns for the publisher role.
+func startBusPublisher(ctx context.Context, opts *options.Options, etcd *clientv3.Client, reg *registry.Registry, lg *zap.Logger) (func(), error) {
+	nc, err := nats.Connect(opts.NATSURL, nats.Name("drover-apiserver"), nats.MaxReconnects(-1),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) { lg.Warn("nats disconnected", zap.Error(err)) }),
+		nats.ReconnectHandler(func(*nats.Conn) { lg.Info("nats reconnected") }))
+	if err != nil {
+		return nil, fmt.Errorf("apiserver: nats: %w", err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("apiserver: jetstream: %w", err)
+	}
+	host, _ := os.Hostname()
+	pub := buspublisher.New(buspublisher.Config{
+		Etcd: etcd, Prefix: opts.EtcdPrefix, JS: js, Registry: reg, Parse: endpoints.Parse,
+		Skip: []string{"ranges"}, Identity: fmt.Sprintf("%s_%d", host, os.Getpid()),
+		Streams: bus.DefaultStreamOptions(), Logger: lg,
+	})
+	pctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); pub.Run(pctx) }()
+	return func() { cancel(); <-done; nc.Close() }, nil
 }
 
 // quieter raises a chatty dependency's logger to warnings (unless it is already quieter).

@@ -22,6 +22,7 @@ import (
 	"drover.dev/drover/internal/atomicfile"
 	"drover.dev/drover/internal/etcd"
 	"drover.dev/drover/internal/kubeconfig"
+	"drover.dev/drover/internal/natsserver"
 	"drover.dev/drover/internal/pidfile"
 	"drover.dev/drover/internal/pki"
 	"drover.dev/drover/internal/statedir"
@@ -82,6 +83,8 @@ type upConfig struct {
 	// clientHost is where clients reach the apiserver: the bind address,
 	// or loopback when it binds every address.
 	clientHost string
+	// natsURL is the event bus the daemons use, embedded or external.
+	natsURL string
 }
 
 func completeUp(o *options.UpOptions, verbose bool) (*upConfig, error) {
@@ -188,7 +191,27 @@ func runUp(ctx context.Context, cfg *upConfig, stdout, stderr io.Writer, lg *zap
 	}
 	lg.Info("etcd is ready", zap.Strings("servers", etcdServers))
 
-	// 2. Certificates.
+	// 2. The event bus.
+	natsURL := cfg.NATSURL
+	if natsURL == "" {
+		lg.Info("starting embedded NATS", zap.String("store-dir", cfg.dir.NATSStoreDir()), zap.Int("port", cfg.NATSPort))
+		ns, err := natsserver.Start(natsserver.Config{StoreDir: cfg.dir.NATSStoreDir(), Port: cfg.NATSPort, Logger: lg.Named("nats")})
+		if err != nil {
+			return err
+		}
+		// Deferred after etcd's close, so it runs before it: daemons, then NATS, then etcd.
+		defer func() {
+			lg.Info("stopping embedded NATS")
+			ns.Close()
+		}()
+		natsURL = ns.ClientURL()
+	}
+	if err := atomicfile.WriteFile(cfg.dir.NATSURLFile(), []byte(natsURL+"\n"), 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", cfg.dir.NATSURLFile(), err)
+	}
+	cfg.natsURL = natsURL
+
+	// 3. Certificates.
 	certs, err := pki.Ensure(pki.Config{
 		Dir:          cfg.dir.PKIDir(),
 		ServingHosts: []string{cfg.BindAddress},
@@ -198,7 +221,7 @@ func runUp(ctx context.Context, cfg *upConfig, stdout, stderr io.Writer, lg *zap
 		return err
 	}
 
-	// 3. Daemons.
+	// 4. Daemons.
 	readyClient, err := newReadyClient(certs)
 	if err != nil {
 		return err
@@ -272,6 +295,7 @@ func apiserverDaemon(cfg *upConfig, replica int, certs *pki.Bundle, etcdServers 
 			"--service-cluster-ip-range=" + ServiceClusterIPRange,
 			"--service-node-port-range=" + ServiceNodePortRange,
 			"--client-ca-file=" + certs.CACert,
+			"--nats-url=" + cfg.natsURL,
 		},
 		Ready: supervisor.HTTPGetCheck(ready, cfg.apiserverURL(replica)+"/readyz"),
 	}

@@ -133,7 +133,7 @@ func TestUpRunsClusterAndResumesIt(t *testing.T) {
 	binDir := t.TempDir()
 	testutil.BuildStandInAPIServer(t, binDir)
 	apiPort := consecutiveFreePorts(t, 2)
-	etcdPorts := testutil.FreePorts(t, 2)
+	etcdPorts := testutil.FreePorts(t, 3) // etcd client, etcd peer, NATS
 	state := filepath.Join(t.TempDir(), "state")
 	args := []string{
 		"--state-dir", state,
@@ -142,6 +142,7 @@ func TestUpRunsClusterAndResumesIt(t *testing.T) {
 		"--apiserver-replicas", "2",
 		"--etcd-port", strconv.Itoa(etcdPorts[0]),
 		"--etcd-peer-port", strconv.Itoa(etcdPorts[1]),
+		"--nats-port", strconv.Itoa(etcdPorts[2]),
 	}
 	dir := statedir.Dir{Root: state}
 
@@ -256,7 +257,7 @@ func TestUpRunsClusterAndResumesIt(t *testing.T) {
 func TestUpUsesExternalEtcd(t *testing.T) {
 	binDir := t.TempDir()
 	testutil.BuildStandInAPIServer(t, binDir)
-	etcdPorts := testutil.FreePorts(t, 2)
+	etcdPorts := testutil.FreePorts(t, 3) // etcd client, etcd peer, NATS
 	external, err := etcd.Start(context.Background(), etcd.Config{
 		DataDir:    filepath.Join(t.TempDir(), "external-etcd"),
 		ClientPort: etcdPorts[0],
@@ -270,6 +271,7 @@ func TestUpUsesExternalEtcd(t *testing.T) {
 	state := filepath.Join(t.TempDir(), "state")
 	run := startUp(t, "--state-dir", state, "--bin-dir", binDir,
 		"--apiserver-port", strconv.Itoa(testutil.FreePort(t)),
+		"--nats-port", strconv.Itoa(etcdPorts[2]),
 		"--etcd-servers", external.ClientURL())
 	// The stand-in is ready only when the etcd it was given answers.
 	run.waitUp(t, state)

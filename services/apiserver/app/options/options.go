@@ -27,6 +27,7 @@ type Options struct {
 	WatchCacheHistory     int
 	MinRequestTimeout     time.Duration
 	Profiling             bool
+	NATSURL               string
 }
 
 // New returns the defaults, which match kube-apiserver's where both have the flag.
@@ -60,6 +61,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.LogLevel, "log-level", o.LogLevel, "debug, info, warn or error")
 	fs.DurationVar(&o.ShutdownTimeout, "shutdown-timeout", o.ShutdownTimeout, "how long graceful shutdown waits for requests to finish")
 	fs.IntVar(&o.WatchCacheHistory, "watch-cache-history", o.WatchCacheHistory, "events kept per resource for watches that resume from a resourceVersion")
+	fs.StringVar(&o.NATSURL, "nats-url", o.NATSURL, "NATS server URL(s), comma separated; when set, the replicas elect one publisher that puts every committed change on the JetStream event bus")
 	fs.BoolVar(&o.Profiling, "profiling", o.Profiling, "serve Go profiles under /debug/pprof/")
 	fs.DurationVar(&o.MinRequestTimeout, "min-request-timeout", o.MinRequestTimeout, "shortest server-chosen watch duration; each watch gets between this and twice this")
 }

@@ -12,6 +12,7 @@ import (
 // Item is one object as stored in etcd, with what filters need already
 // extracted. Items are immutable once built; the cache shares them freely.
 type Item struct {
+	UID       string
 	Key       string
 	Namespace string
 	Name      string

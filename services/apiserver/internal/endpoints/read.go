@@ -31,7 +31,9 @@ func itemFromKV(resource, key string, value []byte, rv int64) (*cache.Item, erro
 	if err != nil {
 		return nil, err
 	}
-	return cache.NewItem(key, m.Namespace, m.Name, value, rv, m.Labels, m.Fields), nil
+	it := cache.NewItem(key, m.Namespace, m.Name, value, rv, m.Labels, m.Fields)
+	it.UID = m.UID
+	return it, nil
 }
 
 // Parse is the cache parser for stored objects.

@@ -16,6 +16,7 @@ import (
 
 // Meta is what every stored object yields: identity, labels and field labels.
 type Meta struct {
+	UID       string
 	Name      string
 	Namespace string
 	Labels    labels.Set
@@ -73,6 +74,7 @@ func init() {
 }
 
 type objectMeta struct {
+	UID       string            `json:"uid"`
 	Name      string            `json:"name"`
 	Namespace string            `json:"namespace"`
 	Labels    map[string]string `json:"labels"`
@@ -283,5 +285,5 @@ func Extract(resource string, raw []byte) (Meta, error) {
 	for i, n := range names {
 		vals.values[i] = f[n]
 	}
-	return Meta{Name: m.Name, Namespace: m.Namespace, Labels: m.Labels, Fields: vals}, nil
+	return Meta{UID: m.UID, Name: m.Name, Namespace: m.Namespace, Labels: m.Labels, Fields: vals}, nil
 }

@@ -19,6 +19,7 @@ const (
 	DefaultAPIServerReplicas = 1
 	DefaultEtcdPort          = 2379
 	DefaultEtcdPeerPort      = 2380
+	DefaultNATSPort          = 4222
 )
 
 // GlobalOptions apply to every command.
@@ -41,6 +42,8 @@ type UpOptions struct {
 	EtcdPort          int
 	EtcdPeerPort      int
 	EtcdServers       []string
+	NATSPort          int
+	NATSURL           string
 	BinDir            string
 }
 
@@ -53,6 +56,7 @@ func NewUpOptions() *UpOptions {
 		APIServerReplicas: DefaultAPIServerReplicas,
 		EtcdPort:          DefaultEtcdPort,
 		EtcdPeerPort:      DefaultEtcdPeerPort,
+		NATSPort:          DefaultNATSPort,
 	}
 }
 
@@ -65,6 +69,8 @@ func (o *UpOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&o.EtcdPort, "etcd-port", o.EtcdPort, "Client port of the embedded etcd on 127.0.0.1.")
 	fs.IntVar(&o.EtcdPeerPort, "etcd-peer-port", o.EtcdPeerPort, "Peer port of the embedded etcd on 127.0.0.1.")
 	fs.StringSliceVar(&o.EtcdServers, "etcd-servers", o.EtcdServers, "Comma-separated etcd client URLs to use instead of starting an embedded etcd.")
+	fs.IntVar(&o.NATSPort, "nats-port", o.NATSPort, "Client port of the embedded NATS server (JetStream event bus) on 127.0.0.1.")
+	fs.StringVar(&o.NATSURL, "nats-url", o.NATSURL, "URL(s) of an external NATS with JetStream to use instead of starting an embedded one.")
 	fs.StringVar(&o.BinDir, "bin-dir", o.BinDir, "Directory holding drover-apiserver (default: the directory of the drover executable).")
 }
 
@@ -101,6 +107,9 @@ func (o *UpOptions) Validate() []error {
 				errs = append(errs, fmt.Errorf("%s %d is also an apiserver port", p.flag, p.port))
 			}
 		}
+	}
+	if o.NATSURL == "" {
+		errs = append(errs, validatePort("--nats-port", o.NATSPort)...)
 	}
 	for _, s := range o.EtcdServers {
 		u, err := url.Parse(s)

@@ -20,11 +20,13 @@ const (
 	LogsDir        = "logs"
 	KubeconfigFile = "kubeconfig"
 	PIDFile        = "drover.pid"
+	NATSStoreDir   = "nats"
+	NATSURLFile    = "nats.url"
 )
 
 // entries are what a state directory may hold; anything else means the
 // directory is not one.
-var entries = []string{EtcdDataDir, EtcdURLFile, PKIDir, LogsDir, KubeconfigFile, PIDFile}
+var entries = []string{EtcdDataDir, EtcdURLFile, PKIDir, LogsDir, KubeconfigFile, PIDFile, NATSStoreDir, NATSURLFile}
 
 // ErrNotStateDir is returned for a directory that holds files drover did not
 // put there.
@@ -52,6 +54,8 @@ func (d Dir) PKIDir() string         { return filepath.Join(d.Root, PKIDir) }
 func (d Dir) LogsDir() string        { return filepath.Join(d.Root, LogsDir) }
 func (d Dir) KubeconfigFile() string { return filepath.Join(d.Root, KubeconfigFile) }
 func (d Dir) PIDFile() string        { return filepath.Join(d.Root, PIDFile) }
+func (d Dir) NATSStoreDir() string   { return filepath.Join(d.Root, NATSStoreDir) }
+func (d Dir) NATSURLFile() string    { return filepath.Join(d.Root, NATSURLFile) }
 
 // Create makes the directory, readable by its owner only: it holds keys.
 func (d Dir) Create() error {

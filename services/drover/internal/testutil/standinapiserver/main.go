@@ -36,6 +36,7 @@ func main() {
 	clientCAFile := fs.String("client-ca-file", "", "")
 	fs.String("service-cluster-ip-range", "", "")
 	fs.String("service-node-port-range", "", "")
+	fs.String("nats-url", "", "")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		os.Exit(2)
 	}
