@@ -18,9 +18,9 @@ type progressRequester struct {
 	pending  *revisionBatch // collecting readers, not started yet
 	inflight bool
 
-	wmu     sync.Mutex
-	client  *clientv3.Client
-	wctx    context.Context
+	wmu       sync.Mutex
+	client    *clientv3.Client
+	wctx      context.Context
 	askedAt   int64
 	askedWhen time.Time
 }

@@ -274,7 +274,6 @@ func TestApplyPatchWholeDocumentWithoutValue(t *testing.T) {
 	}
 }
 
-
 // FuzzApplyPatch: any JSON, merge or strategic merge patch over a valid pod
 // gives a pod or a 4xx API status; never a panic and never a 500.
 func FuzzApplyPatch(f *testing.F) {
