@@ -245,7 +245,11 @@ func newLogger(level string) (*zap.Logger, error) {
 // startBusPublisher connects to NATS and campaigns for the publisher role.
 func startBusPublisher(ctx context.Context, opts *options.Options, etcd *clientv3.Client, reg *registry.Registry, lg *zap.Logger) (func(), error) {
 	nc, err := nats.Connect(opts.NATSURL, nats.Name("drover-apiserver"), nats.MaxReconnects(-1),
-		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) { lg.Warn("nats disconnected", zap.Error(err)) }),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil {
+				lg.Warn("nats disconnected", zap.Error(err))
+			}
+		}),
 		nats.ReconnectHandler(func(*nats.Conn) { lg.Info("nats reconnected") }))
 	if err != nil {
 		return nil, fmt.Errorf("apiserver: nats: %w", err)
