@@ -7,16 +7,13 @@ package cache
 import (
 	"context"
 	"errors"
-	"fmt"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/google/btree"
-	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
-	"google.golang.org/grpc/metadata"
 	"k8s.io/apimachinery/pkg/watch"
 
 	"drover.dev/apiserver/internal/storage"
@@ -54,6 +51,41 @@ type Options struct {
 	WatcherBuffer int
 	// Skip names key segments under the prefix that hold no objects (allocation records).
 	Skip []string
+	// Feed delivers the changes after the initial load; nil follows etcd directly.
+	Feed Feed
+}
+
+// Change is one committed change to a key, as a feed delivers it.
+type Change struct {
+	Key         string
+	Value       []byte // the new value; nil for a deletion
+	ModRevision int64  // the revision of the change (of the deletion for deletes)
+	Prev        []byte // the value before, when there was one
+	PrevRev     int64
+	Deleted     bool
+}
+
+// Feed follows the committed changes after a revision.
+type Feed interface {
+	// Follow delivers every change after rev, in order, to sink until ctx ends
+	// or the feed cannot vouch for completeness (then the cache reloads).
+	Follow(ctx context.Context, rev int64, sink Sink) error
+	// RequestProgress asks the feed to report, through Sink.Progress, that
+	// everything up to at least rev has been delivered.
+	RequestProgress(rev int64)
+}
+
+// Sink receives a feed's changes.
+type Sink struct{ c *Cache }
+
+// Apply applies changes; rev is the revision they bring the cache to.
+func (s Sink) Apply(changes []Change, rev int64) { s.c.apply(changes, rev) }
+
+// Progress records that every change up to rev has been delivered.
+func (s Sink) Progress(rev int64) {
+	s.c.mu.Lock()
+	s.c.setRevLocked(rev)
+	s.c.mu.Unlock()
 }
 
 // Cache is the in-memory mirror of etcd.
@@ -71,6 +103,7 @@ type Cache struct {
 	readyCh   chan struct{}
 
 	progress progressRequester
+	feed     Feed
 }
 
 type resourceCache struct {
@@ -104,6 +137,10 @@ func New(store *storage.Store, parse Parser, lg *zap.Logger, opts Options) *Cach
 		readyCh:   make(chan struct{}),
 	}
 	c.progress.cache = c
+	c.feed = opts.Feed
+	if c.feed == nil {
+		c.feed = &etcdFeed{store: store}
+	}
 	return c
 }
 
@@ -164,7 +201,7 @@ func (c *Cache) Run(ctx context.Context) {
 			continue
 		}
 		backoff = 100 * time.Millisecond
-		err = c.follow(ctx, rev)
+		err = c.feed.Follow(ctx, rev, Sink{c})
 		if ctx.Err() != nil {
 			break
 		}
@@ -242,69 +279,41 @@ func (c *Cache) setRevLocked(rev int64) {
 	c.revNotify = make(chan struct{})
 }
 
-// follow applies watch events from rev+1 on.
-func (c *Cache) follow(ctx context.Context, rev int64) error {
-	// Own gRPC stream (etcd groups watches by outgoing metadata): progress
-	// requests are only answered when every watch on a stream is synced, and
-	// fallback watches replaying old revisions must not hold ours back.
-	wctx, cancel := context.WithCancel(metadata.AppendToOutgoingContext(clientv3.WithRequireLeader(ctx), "drover-watch", "cache"))
-	defer cancel()
-	wch := c.store.Client.Watch(wctx, c.store.Prefix+"/", clientv3.WithPrefix(), clientv3.WithRev(rev+1),
-		clientv3.WithPrevKV(), clientv3.WithProgressNotify())
-	c.progress.setWatcher(c.store.Client, wctx)
-	defer c.progress.setWatcher(nil, nil)
-	for wresp := range wch {
-		if err := wresp.Err(); err != nil {
-			return err
-		}
-		if wresp.IsProgressNotify() {
-			c.mu.Lock()
-			c.setRevLocked(wresp.Header.Revision)
-			c.mu.Unlock()
-			continue
-		}
-		c.apply(wresp.Events, wresp.Header.Revision)
-	}
-	return fmt.Errorf("cache: watch channel closed")
-}
-
-func (c *Cache) apply(events []*clientv3.Event, headerRev int64) {
+func (c *Cache) apply(changes []Change, headerRev int64) {
 	type parsed struct {
 		res string
 		ev  Event
 	}
 	// Decode outside the lock so readers are not held up.
-	out := make([]parsed, 0, len(events))
-	for _, e := range events {
-		key := string(e.Kv.Key)
-		res, ok := c.resourceOf(key)
+	out := make([]parsed, 0, len(changes))
+	for _, e := range changes {
+		res, ok := c.resourceOf(e.Key)
 		if !ok {
 			continue
 		}
 		var prev *Item
-		if e.PrevKv != nil {
-			if p, err := c.parse(res, key, e.PrevKv.Value, e.PrevKv.ModRevision); err == nil {
+		if e.Prev != nil {
+			if p, err := c.parse(res, e.Key, e.Prev, e.PrevRev); err == nil {
 				prev = p
 			}
 		}
-		switch {
-		case e.Type == clientv3.EventTypeDelete:
+		if e.Deleted {
 			if prev == nil {
 				continue
 			}
-			out = append(out, parsed{res, Event{Type: watch.Deleted, RV: e.Kv.ModRevision, Obj: prev, Prev: prev}})
-		default:
-			it, err := c.parse(res, key, e.Kv.Value, e.Kv.ModRevision)
-			if err != nil {
-				c.lg.Warn("skipping undecodable object", zap.String("key", key), zap.Error(err))
-				continue
-			}
-			typ := watch.Modified
-			if e.IsCreate() || prev == nil {
-				typ = watch.Added
-			}
-			out = append(out, parsed{res, Event{Type: typ, RV: e.Kv.ModRevision, Obj: it, Prev: prev}})
+			out = append(out, parsed{res, Event{Type: watch.Deleted, RV: e.ModRevision, Obj: prev, Prev: prev}})
+			continue
 		}
+		it, err := c.parse(res, e.Key, e.Value, e.ModRevision)
+		if err != nil {
+			c.lg.Warn("skipping undecodable object", zap.String("key", e.Key), zap.Error(err))
+			continue
+		}
+		typ := watch.Modified
+		if prev == nil {
+			typ = watch.Added
+		}
+		out = append(out, parsed{res, Event{Type: typ, RV: e.ModRevision, Obj: it, Prev: prev}})
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -355,7 +364,7 @@ func (c *Cache) WaitForRevision(ctx context.Context, rev int64, timeout time.Dur
 		notReady := c.readyCh
 		if ready {
 			notReady = nil // closed for good once ready; must not spin on it
-			c.progress.request()
+			c.progress.request(rev)
 		}
 		select {
 		case <-ch:

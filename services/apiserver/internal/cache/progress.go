@@ -4,8 +4,6 @@ import (
 	"context"
 	"sync"
 	"time"
-
-	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
 // progressRequester batches the etcd round trips that fresh reads need:
@@ -19,8 +17,6 @@ type progressRequester struct {
 	inflight bool
 
 	wmu       sync.Mutex
-	client    *clientv3.Client
-	wctx      context.Context
 	askedAt   int64
 	askedWhen time.Time
 }
@@ -67,24 +63,21 @@ func (p *progressRequester) startLocked() {
 	}()
 }
 
-func (p *progressRequester) setWatcher(client *clientv3.Client, wctx context.Context) {
+// request asks the feed to confirm it has delivered everything up to rev;
+// however many readers wait, one request per cache revision is sent (again
+// after a second, should the feed not have been able to answer).
+func (p *progressRequester) request(rev int64) {
+	feed := p.cache.feed
+	if r, ok := feed.(interface{ ready() bool }); ok && !r.ready() {
+		return
+	}
+	cur := p.cache.Revision()
 	p.wmu.Lock()
-	p.client, p.wctx = client, wctx
-	p.wmu.Unlock()
-}
-
-// request asks etcd to report the watch's revision; however many readers
-// wait, one request per cache revision is sent (again after a second, should
-// etcd not have been able to answer).
-func (p *progressRequester) request() {
-	rev := p.cache.Revision()
-	p.wmu.Lock()
-	client, wctx := p.client, p.wctx
-	if client == nil || p.askedAt == rev && time.Since(p.askedWhen) < time.Second {
+	if p.askedAt == cur && time.Since(p.askedWhen) < time.Second {
 		p.wmu.Unlock()
 		return
 	}
-	p.askedAt, p.askedWhen = rev, time.Now()
+	p.askedAt, p.askedWhen = cur, time.Now()
 	p.wmu.Unlock()
-	go func() { _ = client.RequestProgress(wctx) }()
+	go feed.RequestProgress(rev)
 }
