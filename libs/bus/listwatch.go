@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/protobuf/proto"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
@@ -80,7 +81,7 @@ func (lw *ListWatch) WatchWithContext(ctx context.Context, opts metav1.ListOptio
 	if err != nil {
 		return nil, err
 	}
-	startSeq, err := seqAfter(ctx, stream, from)
+	startSeq, err := SeqAfter(ctx, stream, from)
 	if err != nil {
 		return nil, err
 	}
@@ -102,9 +103,9 @@ func (lw *ListWatch) WatchWithContext(ctx context.Context, opts metav1.ListOptio
 	return w, nil
 }
 
-// seqAfter finds the first stream sequence whose revision is above rev,
-// and refuses when the stream no longer holds everything after rev.
-func seqAfter(ctx context.Context, stream jetstream.Stream, rev int64) (uint64, error) {
+// SeqAfter finds the first stream sequence whose revision is above rev,
+// and refuses with ErrGap when the stream no longer holds everything after rev.
+func SeqAfter(ctx context.Context, stream jetstream.Stream, rev int64) (uint64, error) {
 	info, err := stream.Info(ctx)
 	if err != nil {
 		return 0, err
@@ -200,6 +201,9 @@ func (w *busWatch) run(ctx context.Context, cons jetstream.Consumer, src Source,
 		if err := proto.Unmarshal(msg.Data(), ev); err != nil {
 			return
 		}
+		if ev.Type == buspb.EventType_EVENT_TYPE_UNSPECIFIED {
+			continue // a progress marker
+		}
 		if ev.ResourceVersion < last {
 			continue // from before the start (changes of one revision share it)
 		}
@@ -221,11 +225,17 @@ func (w *busWatch) run(ctx context.Context, cons jetstream.Consumer, src Source,
 
 // convert turns an envelope into the watch event this watcher sees: an
 // object that starts matching is Added, one that stops matching Deleted.
+// The object carries the change's revision as its resourceVersion.
 func convert(ev *buspb.Event, src Source) (watch.Event, bool, error) {
 	obj, err := src.Decode(ev.Object)
 	if err != nil {
 		return watch.Event{}, false, err
 	}
+	acc, err := meta.Accessor(obj)
+	if err != nil {
+		return watch.Event{}, false, err
+	}
+	acc.SetResourceVersion(strconv.FormatInt(ev.ResourceVersion, 10))
 	match := func(o runtime.Object) bool { return src.Match == nil || src.Match(o) }
 	cur := ev.Type != buspb.EventType_EVENT_TYPE_DELETED && match(obj)
 	prev := false

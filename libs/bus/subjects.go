@@ -32,6 +32,11 @@ const (
 	NodesSubject  = "drover.nodes"
 	// RevisionHeader carries the etcd revision of a message's change.
 	RevisionHeader = "Drover-Revision"
+	// ProgressSubject takes requests (the wanted revision, decimal) for a
+	// progress marker: the publisher confirms on the events stream, with a
+	// message on MarkerSubject, that every change up to that revision is on it.
+	ProgressSubject = "drover.bus.progress"
+	MarkerSubject   = EventsSubject + ".progress"
 )
 
 // Token escapes a value for use as one subject token.

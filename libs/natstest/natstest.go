@@ -26,7 +26,7 @@ func Start(tb testing.TB) *Server {
 
 func (s *Server) start(tb testing.TB, port int) {
 	tb.Helper()
-	opts := &server.Options{Host: "127.0.0.1", Port: port, JetStream: true, StoreDir: s.dir, NoLog: true, NoSigs: true}
+	opts := &server.Options{Host: "127.0.0.1", Port: port, JetStream: true, StoreDir: s.dir, NoLog: true, NoSigs: true, MaxPayload: 8 << 20}
 	srv, err := server.NewServer(opts)
 	if err != nil {
 		tb.Fatalf("natstest: %v", err)

@@ -33,6 +33,7 @@ import (
 
 	"drover.dev/apiserver/app/options"
 	"drover.dev/apiserver/internal/allocator"
+	"drover.dev/apiserver/internal/busfeed"
 	"drover.dev/apiserver/internal/buspublisher"
 	"drover.dev/apiserver/internal/cache"
 	"drover.dev/apiserver/internal/endpoints"
@@ -96,7 +97,23 @@ func Run(ctx context.Context, opts *options.Options, ready Ready) error {
 	if err != nil {
 		return err
 	}
-	objCache := cache.New(store, endpoints.Parse, lg.Named("cache"), cache.Options{HistorySize: opts.WatchCacheHistory, Skip: []string{"ranges"}})
+	cacheOpts := cache.Options{HistorySize: opts.WatchCacheHistory, Skip: []string{"ranges"}}
+	var js jetstream.JetStream
+	if opts.NATSURL != "" {
+		nc, err := connectNATS(opts.NATSURL, lg.Named("bus"))
+		if err != nil {
+			return err
+		}
+		defer nc.Close()
+		if js, err = jetstream.New(nc); err != nil {
+			return fmt.Errorf("apiserver: jetstream: %w", err)
+		}
+		if opts.WatchCacheSource() == "bus" {
+			cacheOpts.Feed = &busfeed.Feed{JS: js, Key: store.Key, Logger: lg.Named("busfeed")}
+		}
+	}
+	lg.Info("object cache", zap.String("source", opts.WatchCacheSource()))
+	objCache := cache.New(store, endpoints.Parse, lg.Named("cache"), cacheOpts)
 	cacheCtx, stopCache := context.WithCancel(context.Background())
 	defer stopCache()
 	go objCache.Run(cacheCtx)
@@ -117,12 +134,8 @@ func Run(ctx context.Context, opts *options.Options, ready Ready) error {
 		Stopping:        stopping,
 		MinWatchTimeout: opts.MinRequestTimeout,
 	})
-	if opts.NATSURL != "" {
-		stopBus, err := startBusPublisher(cacheCtx, opts, etcd, reg, lg.Named("bus"))
-		if err != nil {
-			return err
-		}
-		defer stopBus()
+	if js != nil {
+		defer startBusPublisher(cacheCtx, opts, etcd, js, reg, lg.Named("bus"))()
 	}
 	promReg := prometheus.NewRegistry()
 	promReg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -242,9 +255,9 @@ func newLogger(level string) (*zap.Logger, error) {
 	return cfg.Build()
 }
 
-// startBusPublisher connects to NATS and campaigns for the publisher role.
-func startBusPublisher(ctx context.Context, opts *options.Options, etcd *clientv3.Client, reg *registry.Registry, lg *zap.Logger) (func(), error) {
-	nc, err := nats.Connect(opts.NATSURL, nats.Name("drover-apiserver"), nats.MaxReconnects(-1),
+// connectNATS connects to the bus, reconnecting forever.
+func connectNATS(url string, lg *zap.Logger) (*nats.Conn, error) {
+	nc, err := nats.Connect(url, nats.Name("drover-apiserver"), nats.MaxReconnects(-1),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			if err != nil {
 				lg.Warn("nats disconnected", zap.Error(err))
@@ -254,11 +267,11 @@ func startBusPublisher(ctx context.Context, opts *options.Options, etcd *clientv
 	if err != nil {
 		return nil, fmt.Errorf("apiserver: nats: %w", err)
 	}
-	js, err := jetstream.New(nc)
-	if err != nil {
-		nc.Close()
-		return nil, fmt.Errorf("apiserver: jetstream: %w", err)
-	}
+	return nc, nil
+}
+
+// startBusPublisher campaigns for the publisher role; the returned func stops it.
+func startBusPublisher(ctx context.Context, opts *options.Options, etcd *clientv3.Client, js jetstream.JetStream, reg *registry.Registry, lg *zap.Logger) func() {
 	host, _ := os.Hostname()
 	pub := buspublisher.New(buspublisher.Config{
 		Etcd: etcd, Prefix: opts.EtcdPrefix, JS: js, Registry: reg, Parse: endpoints.Parse,
@@ -268,7 +281,7 @@ func startBusPublisher(ctx context.Context, opts *options.Options, etcd *clientv
 	pctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() { defer close(done); pub.Run(pctx) }()
-	return func() { cancel(); <-done; nc.Close() }, nil
+	return func() { cancel(); <-done }
 }
 
 // quieter raises a chatty dependency's logger to warnings (unless it is already quieter).

@@ -28,6 +28,19 @@ type Options struct {
 	MinRequestTimeout     time.Duration
 	Profiling             bool
 	NATSURL               string
+	WatchCacheSourceFlag  string
+}
+
+// WatchCacheSource is where the object cache gets its changes: "bus" by
+// default when a NATS URL is given, else "etcd".
+func (o *Options) WatchCacheSource() string {
+	if o.WatchCacheSourceFlag != "" {
+		return o.WatchCacheSourceFlag
+	}
+	if o.NATSURL != "" {
+		return "bus"
+	}
+	return "etcd"
 }
 
 // New returns the defaults, which match kube-apiserver's where both have the flag.
@@ -62,6 +75,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.ShutdownTimeout, "shutdown-timeout", o.ShutdownTimeout, "how long graceful shutdown waits for requests to finish")
 	fs.IntVar(&o.WatchCacheHistory, "watch-cache-history", o.WatchCacheHistory, "events kept per resource for watches that resume from a resourceVersion")
 	fs.StringVar(&o.NATSURL, "nats-url", o.NATSURL, "NATS server URL(s), comma separated; when set, the replicas elect one publisher that puts every committed change on the JetStream event bus")
+	fs.StringVar(&o.WatchCacheSourceFlag, "watch-cache-source", o.WatchCacheSourceFlag, "where the object cache follows changes: bus (one etcd watch per cluster; default when --nats-url is set) or etcd (a watch per replica)")
 	fs.BoolVar(&o.Profiling, "profiling", o.Profiling, "serve Go profiles under /debug/pprof/")
 	fs.DurationVar(&o.MinRequestTimeout, "min-request-timeout", o.MinRequestTimeout, "shortest server-chosen watch duration; each watch gets between this and twice this")
 }
@@ -94,6 +108,15 @@ func (o *Options) Validate() []error {
 	case "debug", "info", "warn", "error":
 	default:
 		errs = append(errs, fmt.Errorf("--log-level %q is not one of debug, info, warn, error", o.LogLevel))
+	}
+	switch o.WatchCacheSourceFlag {
+	case "", "etcd":
+	case "bus":
+		if o.NATSURL == "" {
+			errs = append(errs, fmt.Errorf("--watch-cache-source=bus needs --nats-url"))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("--watch-cache-source %q is not bus or etcd", o.WatchCacheSourceFlag))
 	}
 	if o.WatchCacheHistory < 100 {
 		errs = append(errs, fmt.Errorf("--watch-cache-history must be at least 100"))

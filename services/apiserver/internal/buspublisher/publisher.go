@@ -20,6 +20,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/client/v3/concurrency"
 	"go.uber.org/zap"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/proto"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
@@ -158,11 +159,20 @@ func (pos *position) after(rev int64, index int32) bool {
 	return rev > pos.rev || rev == pos.rev && index > pos.index
 }
 
-func parseID(id string) (int64, int32) {
-	r, i, _ := strings.Cut(id, ".")
-	rev, _ := strconv.ParseInt(r, 10, 64)
-	idx, _ := strconv.ParseInt(strings.SplitN(i, ".", 2)[0], 10, 32)
-	return rev, int32(idx)
+// parseID reads "<rev>.<index>" (a change), "<rev>.<index>.<node>" (its
+// copy on a node subject) or "<rev>.<index>.p<marker>" (a progress marker
+// after that change, vouching for everything up to <marker>).
+func parseID(id string) (rev int64, idx int32, marker int64) {
+	parts := strings.SplitN(id, ".", 3)
+	rev, _ = strconv.ParseInt(parts[0], 10, 64)
+	if len(parts) > 1 {
+		i, _ := strconv.ParseInt(parts[1], 10, 32)
+		idx = int32(i)
+	}
+	if len(parts) > 2 && strings.HasPrefix(parts[2], "p") {
+		marker, _ = strconv.ParseInt(parts[2][1:], 10, 64)
+	}
+	return rev, idx, marker
 }
 
 func (p *Publisher) publish(ctx context.Context, election *concurrency.Election) error {
@@ -178,14 +188,23 @@ func (p *Publisher) publish(ctx context.Context, election *concurrency.Election)
 		if err != nil {
 			return err
 		}
+		// A new stream starts now; a first marker names this revision as the
+		// previous one, so that a reader holding an older state sees the gap.
 		from = cur.Header.Revision + 1
-		pos.index = -1
+		pos.rev, pos.index = cur.Header.Revision, -1
+		if err := p.sendMarker(ctx, cur.Header.Revision, cur.Header.Revision, &pos); err != nil {
+			return err
+		}
 	case err != nil:
 		return fmt.Errorf("resume point: %w", err)
 	default:
+		var marker int64
 		pos.eventsID = id
-		pos.rev, pos.index = parseID(id)
+		pos.rev, pos.index, marker = parseID(id)
 		from = pos.rev // the rest of that revision may be missing
+		if marker > 0 {
+			from = marker + 1 // a marker vouches for everything up to it
+		}
 	}
 	if id, _, err := p.lastMessage(ctx, bus.NodesStream); err == nil {
 		pos.nodesID = id
@@ -193,46 +212,129 @@ func (p *Publisher) publish(ctx context.Context, election *concurrency.Election)
 		return fmt.Errorf("resume point: %w", err)
 	}
 	p.lg.Info("publishing", zap.Int64("fromRevision", from))
-	// Only publish while still the leader: guard each batch with the election key.
-	leaderKey := election.Key()
-	wctx := clientv3.WithRequireLeader(ctx)
-	wch := p.cfg.Etcd.Watch(wctx, p.cfg.Prefix+"/", clientv3.WithPrefix(), clientv3.WithRev(from), clientv3.WithPrevKV())
-	p.publishingOnce.Do(func() { close(p.publishing) })
-	prev := pos.rev
-	for wresp := range wch {
-		if err := wresp.Err(); err != nil {
-			if errors.Is(err, rpctypes.ErrCompacted) {
-				// The bus fell behind etcd's history: skip ahead; consumers see
-				// previous_revision jump and re-list.
-				p.lg.Warn("etcd compacted past the bus; consumers will re-list", zap.Int64("compactRevision", wresp.CompactRevision))
-				return fmt.Errorf("compacted: %w", err)
+	// Readers that need a consistent view ask for a progress marker; only the
+	// leader listens.
+	requests := make(chan int64, 64)
+	sub, err := p.cfg.JS.Conn().Subscribe(bus.ProgressSubject, func(m *nats.Msg) {
+		if rev, err := strconv.ParseInt(string(m.Data), 10, 64); err == nil {
+			select {
+			case requests <- rev:
+			default: // a request is pending already; it will cover this one
 			}
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("progress subscription: %w", err)
+	}
+	defer func() { _ = sub.Unsubscribe() }()
+
+	leaderKey := election.Key()
+	// Own gRPC stream so progress requests are answered for this watch alone.
+	wctx := metadata.AppendToOutgoingContext(clientv3.WithRequireLeader(ctx), "drover-watch", "bus-publisher")
+	for {
+		err := p.follow(ctx, wctx, from, leaderKey, &pos, requests)
+		if !errors.Is(err, rpctypes.ErrCompacted) {
 			return err
 		}
-		if _, err := p.cfg.Etcd.Get(ctx, leaderKey, clientv3.WithCountOnly()); err != nil {
-			return fmt.Errorf("leadership check: %w", err)
+		// The bus fell behind etcd's history: carry on from now. The next
+		// change names a previous_revision no consumer has seen, so every
+		// consumer re-lists.
+		cur, gerr := p.cfg.Etcd.Get(ctx, p.cfg.Prefix+"/\x00", clientv3.WithCountOnly())
+		if gerr != nil {
+			return gerr
 		}
-		idx := int32(0)
-		lastRev := int64(0)
-		for _, ev := range wresp.Events {
-			if ev.Kv.ModRevision != lastRev {
-				idx, lastRev = 0, ev.Kv.ModRevision
-			}
-			env, ok := p.envelope(ev, idx, prev)
-			if !ok {
+		p.lg.Warn("etcd compacted past the bus; skipping ahead, consumers will re-list", zap.Int64("revision", cur.Header.Revision))
+		from = cur.Header.Revision + 1
+		pos.rev, pos.index = cur.Header.Revision, -1
+	}
+}
+
+// follow publishes the changes from revision from on, and progress markers
+// when asked, until an error.
+func (p *Publisher) follow(ctx, wctx context.Context, from int64, leaderKey string, pos *position, requests <-chan int64) error {
+	wch := p.cfg.Etcd.Watch(wctx, p.cfg.Prefix+"/", clientv3.WithPrefix(), clientv3.WithRev(from), clientv3.WithPrevKV(), clientv3.WithProgressNotify())
+	p.publishingOnce.Do(func() { close(p.publishing) })
+	prev := pos.rev
+	var processed, wanted int64 // etcd revision seen in full; revision a reader waits for
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case rev := <-requests:
+			wanted = max(wanted, rev)
+			if processed < wanted {
+				_ = p.cfg.Etcd.RequestProgress(wctx)
 				continue
 			}
-			idx++
-			if !pos.after(env.ResourceVersion, env.Index) {
-				continue // already on the stream
+		case wresp, ok := <-wch:
+			if !ok {
+				return fmt.Errorf("etcd watch closed")
 			}
-			if err := p.send(ctx, env, &pos); err != nil {
+			if err := wresp.Err(); err != nil {
 				return err
 			}
-			prev = env.ResourceVersion
+			if !wresp.IsProgressNotify() && len(wresp.Events) > 0 {
+				if _, err := p.cfg.Etcd.Get(ctx, leaderKey, clientv3.WithCountOnly()); err != nil {
+					return fmt.Errorf("leadership check: %w", err)
+				}
+			}
+			idx := int32(0)
+			lastRev := int64(0)
+			for _, ev := range wresp.Events {
+				if ev.Kv.ModRevision != lastRev {
+					idx, lastRev = 0, ev.Kv.ModRevision
+				}
+				env, ok := p.envelope(ev, idx, prev)
+				if !ok {
+					continue
+				}
+				idx++
+				if !pos.after(env.ResourceVersion, env.Index) {
+					continue // already on the stream
+				}
+				if err := p.send(ctx, env, pos); err != nil {
+					return err
+				}
+				prev = env.ResourceVersion
+			}
+			processed = max(processed, wresp.Header.Revision)
+		}
+		if wanted > 0 && processed >= wanted {
+			if err := p.sendMarker(ctx, processed, prev, pos); err != nil {
+				return err
+			}
+			wanted = 0
 		}
 	}
-	return ctx.Err()
+}
+
+// marshal encodes an envelope within the server's payload limit: an
+// envelope too large travels without the previous state, then without the
+// object too, which tells consumers to read it from the apiserver.
+func (p *Publisher) marshal(env *buspb.Event) ([]byte, error) {
+	limit := int(p.cfg.JS.Conn().MaxPayload()) - 4096 // room for headers
+	data, err := proto.Marshal(env)
+	if err != nil || len(data) <= limit {
+		return data, err
+	}
+	env.OldObject = nil
+	if data, err = proto.Marshal(env); err != nil || len(data) <= limit {
+		return data, err
+	}
+	p.lg.Warn("object too large for the bus; consumers will re-read it", zap.String("resource", env.Resource), zap.String("name", env.Name), zap.Int("bytes", len(env.Object)))
+	env.Object = nil
+	return proto.Marshal(env)
+}
+
+// sendMarker vouches on the events stream that every change up to rev is on it.
+func (p *Publisher) sendMarker(ctx context.Context, rev, prev int64, pos *position) error {
+	env := &buspb.Event{Type: buspb.EventType_EVENT_TYPE_UNSPECIFIED, ResourceVersion: rev, PreviousRevision: prev}
+	data, err := proto.Marshal(env)
+	if err != nil {
+		return err
+	}
+	id := fmt.Sprintf("%d.%d.p%d", pos.rev, pos.index, rev)
+	return p.publishMsg(ctx, bus.MarkerSubject, id, &pos.eventsID, env, data)
 }
 
 func (p *Publisher) envelope(ev *clientv3.Event, idx int32, prev int64) (*buspb.Event, bool) {
@@ -261,8 +363,8 @@ func (p *Publisher) envelope(ev *clientv3.Event, idx int32, prev int64) (*buspb.
 			return nil, false
 		}
 		env.Type = buspb.EventType_EVENT_TYPE_DELETED
-		env.Object = withRV(prevItem, ev.Kv.ModRevision)
-		env.OldObject = prevItem.JSON()
+		env.Object = ev.PrevKv.Value
+		env.OldObject = ev.PrevKv.Value
 		fill(env, prevItem)
 		env.OldNodeName = nodeName(prevItem)
 		return env, true
@@ -276,11 +378,11 @@ func (p *Publisher) envelope(ev *clientv3.Event, idx int32, prev int64) (*buspb.
 	if ev.IsCreate() || prevItem == nil {
 		env.Type = buspb.EventType_EVENT_TYPE_ADDED
 	}
-	env.Object = it.JSON()
+	env.Object = ev.Kv.Value
 	fill(env, it)
 	env.NodeName = nodeName(it)
 	if prevItem != nil {
-		env.OldObject = prevItem.JSON()
+		env.OldObject = ev.PrevKv.Value
 		env.OldNodeName = nodeName(prevItem)
 	}
 	return env, true
@@ -288,12 +390,6 @@ func (p *Publisher) envelope(ev *clientv3.Event, idx int32, prev int64) (*buspb.
 
 func fill(env *buspb.Event, it *cache.Item) {
 	env.Namespace, env.Name, env.Uid = it.Namespace, it.Name, it.UID
-}
-
-func withRV(it *cache.Item, rv int64) []byte {
-	var b strings.Builder
-	_ = it.WriteJSON(&b, rv)
-	return []byte(b.String())
 }
 
 func nodeName(it *cache.Item) string {
@@ -307,7 +403,7 @@ func nodeName(it *cache.Item) string {
 // the nodes it concerns, each after the stream's last message, waiting for
 // every acknowledgement so that order holds.
 func (p *Publisher) send(ctx context.Context, env *buspb.Event, pos *position) error {
-	data, err := proto.Marshal(env)
+	data, err := p.marshal(env)
 	if err != nil {
 		return err
 	}

@@ -93,6 +93,17 @@ func readStream(t *testing.T, js jetstream.JetStream, name string, want int) []*
 	return nil
 }
 
+// changes drops progress markers.
+func changes(evs []*buspb.Event) []*buspb.Event {
+	var out []*buspb.Event
+	for _, ev := range evs {
+		if ev.Type != buspb.EventType_EVENT_TYPE_UNSPECIFIED {
+			out = append(out, ev)
+		}
+	}
+	return out
+}
+
 func TestPublishesEveryChangeInOrder(t *testing.T) {
 	e := setup(t)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -111,7 +122,7 @@ func TestPublishesEveryChangeInOrder(t *testing.T) {
 	if _, err := e.etcd.Delete(ctx, "/registry/configmaps/default/cm-1"); err != nil {
 		t.Fatal(err)
 	}
-	evs := readStream(t, e.js, bus.EventsStream, 6)
+	evs := changes(readStream(t, e.js, bus.EventsStream, 7)) // a start marker, then the changes
 	if len(evs) != 6 {
 		t.Fatalf("%d events, want 6 (allocation keys are not published)", len(evs))
 	}
@@ -192,7 +203,7 @@ func TestFailoverNeitherLosesNorDuplicates(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	evs := readStream(t, e.js, bus.EventsStream, n)
+	evs := changes(readStream(t, e.js, bus.EventsStream, n+1))
 	if len(evs) != n {
 		t.Fatalf("%d events on the stream, want exactly %d", len(evs), n)
 	}
@@ -208,4 +219,38 @@ func TestFailoverNeitherLosesNorDuplicates(t *testing.T) {
 	}
 	cancelB()
 	wg.Wait()
+}
+
+// A progress request for the current revision is answered with a marker on
+// the events stream once every change up to it is published, even when the
+// revision moved through writes outside the prefix.
+func TestProgressMarker(t *testing.T) {
+	e := setup(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	p := e.publisher("a")
+	go p.Run(ctx)
+	<-p.Publishing()
+	if _, err := e.etcd.Put(ctx, "/registry/configmaps/default/x", configMap("x")); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := e.etcd.Put(ctx, "/elsewhere", "moves the revision without a change to publish")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := resp.Header.Revision
+	if err := e.nc.Publish(bus.ProgressSubject, []byte(fmt.Sprint(want))); err != nil {
+		t.Fatal(err)
+	}
+	evs := readStream(t, e.js, bus.EventsStream, 3) // start marker, change, marker
+	marker := evs[len(evs)-1]
+	if marker.Type != buspb.EventType_EVENT_TYPE_UNSPECIFIED || marker.ResourceVersion < want {
+		t.Fatalf("want a marker at %d or later, got %+v", want, marker)
+	}
+	if evs[1].Name != "x" || marker.PreviousRevision != evs[1].ResourceVersion {
+		t.Fatalf("marker does not follow the change: %+v then %+v", evs[1], marker)
+	}
+	if start := evs[0]; start.Type != buspb.EventType_EVENT_TYPE_UNSPECIFIED || start.PreviousRevision != start.ResourceVersion {
+		t.Fatalf("a new stream must open with a marker naming its start revision: %+v", start)
+	}
 }

@@ -200,12 +200,23 @@ func (c *Cache) Run(ctx context.Context) {
 			backoff = min(2*backoff, 5*time.Second)
 			continue
 		}
-		backoff = 100 * time.Millisecond
+		started := time.Now()
 		err = c.feed.Follow(ctx, rev, Sink{c})
 		if ctx.Err() != nil {
 			break
 		}
-		c.lg.Warn("cache watch ended, reloading", zap.Error(err))
+		c.lg.Warn("cache feed ended, reloading", zap.Error(err))
+		if time.Since(started) > 10*time.Second {
+			backoff = 100 * time.Millisecond
+			continue
+		}
+		// A feed that fails at once (the bus not there yet) must not turn
+		// into a loop of full loads.
+		select {
+		case <-ctx.Done():
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 5*time.Second)
 	}
 	c.mu.Lock()
 	for _, rc := range c.resources {

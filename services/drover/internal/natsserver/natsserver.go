@@ -36,6 +36,9 @@ func Start(cfg Config) (*Server, error) {
 		// A small machine: cap what JetStream may take.
 		JetStreamMaxMemory: 256 << 20,
 		JetStreamMaxStore:  4 << 30,
+		// An envelope carries an object and its previous state; objects are
+		// bounded by etcd's request limit (1.5 MiB by default).
+		MaxPayload: 8 << 20,
 	}
 	srv, err := server.NewServer(opts)
 	if err != nil {
