@@ -116,3 +116,87 @@ func state(s cache.Store) string {
 }
 
 func fieldsEverything() fields.Selector { return fields.Everything() }
+
+// A kubelet-style subscriber on its node's subject hears exactly the pods
+// bound to its node: arriving, changing, leaving for another node, deleted.
+func TestNodeSubscriberSeesOnlyItsPods(t *testing.T) {
+	ns := natstest.Start(t)
+	ts := apiservertesting.StartTestServer(t, "", func(o *options.Options) { o.NATSURL = ns.ClientURL() })
+	cs, err := kubernetes.NewForConfig(ts.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, err := nats.Connect(ns.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	eventually(t, 20*time.Second, func() error {
+		_, err := js.Stream(ctx, bus.NodesStream)
+		return err
+	})
+	pods := cs.CoreV1().Pods("default")
+	onNodeA := func(o runtime.Object) bool { return o.(*corev1.Pod).Spec.NodeName == "node-a" }
+	lw := &bus.ListWatch{
+		JS: js,
+		ListFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+			o.FieldSelector = "spec.nodeName=node-a"
+			return pods.List(ctx, o)
+		},
+		Source: bus.Source{
+			Stream:   bus.NodesStream,
+			Subjects: []string{bus.NodePodsSubject("node-a")},
+			Decode: func(b []byte) (runtime.Object, error) {
+				p := &corev1.Pod{}
+				return p, json.Unmarshal(b, p)
+			},
+			Match: onNodeA,
+		},
+	}
+	list, err := lw.ListWithContext(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := lw.WatchWithContext(ctx, metav1.ListOptions{ResourceVersion: list.(*corev1.PodList).ResourceVersion})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+
+	create := func(name, node string) {
+		p := testPod(name)
+		p.Spec.NodeName = node
+		if _, err := pods.Create(ctx, p, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	create("elsewhere", "node-b") // never seen
+	create("mine", "node-a")
+	create("unscheduled", "")
+	zero := int64(0)
+	if err := pods.Delete(ctx, "mine", metav1.DeleteOptions{GracePeriodSeconds: &zero}); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"ADDED mine", "DELETED mine"}
+	for _, exp := range want {
+		select {
+		case ev := <-w.ResultChan():
+			if got := string(ev.Type) + " " + ev.Object.(*corev1.Pod).Name; got != exp {
+				t.Fatalf("got %s, want %s", got, exp)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("timed out waiting for %s", exp)
+		}
+	}
+	select {
+	case ev := <-w.ResultChan():
+		t.Fatalf("unexpected event %s %s", ev.Type, ev.Object.(*corev1.Pod).Name)
+	case <-time.After(500 * time.Millisecond):
+	}
+}
