@@ -204,8 +204,8 @@ func Run(ctx context.Context, opts *options.Options, ready Ready) error {
 		MaxHeaderBytes:    1 << 20,
 		// Informers multiplex their watches on one connection; kube-apiserver
 		// allows 1000 streams per connection too.
-		HTTP2: &http.HTTP2Config{MaxConcurrentStreams: 1000},
-		ErrorLog:          zap.NewStdLog(quieter(lg.Named("http-server"))),
+		HTTP2:    &http.HTTP2Config{MaxConcurrentStreams: 1000},
+		ErrorLog: zap.NewStdLog(quieter(lg.Named("http-server"))),
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.ServeTLS(ln, "", "") }()
