@@ -73,9 +73,9 @@ func Serve(addr string, live, ready Checks, lg *zap.Logger) (*Server, error) {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	mux.HandleFunc("/healthz", healthHandler(live))
-	mux.HandleFunc("/livez", healthHandler(live))
-	mux.HandleFunc("/readyz", healthHandler(ready))
+	mux.HandleFunc("/healthz", HealthHandler("healthz", live))
+	mux.HandleFunc("/livez", HealthHandler("livez", live))
+	mux.HandleFunc("/readyz", HealthHandler("readyz", ready))
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
@@ -100,9 +100,9 @@ func (s *Server) Close() error {
 	return s.srv.Shutdown(ctx)
 }
 
-// healthHandler answers like kube components: "ok", or the failing checks
-// with 500; ?verbose lists every check.
-func healthHandler(checks Checks) http.HandlerFunc {
+// HealthHandler answers a health endpoint like kube components do: "ok", or
+// the failing checks with 500; ?verbose lists every check.
+func HealthHandler(name string, checks Checks) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		names := make([]string, 0, len(checks))
 		for n := range checks {
@@ -122,11 +122,11 @@ func healthHandler(checks Checks) http.HandlerFunc {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		if failed {
 			w.WriteHeader(http.StatusInternalServerError)
-			fmt.Fprint(w, b.String()+"check failed\n")
+			fmt.Fprint(w, b.String()+name+" check failed\n")
 			return
 		}
 		if _, verbose := r.URL.Query()["verbose"]; verbose {
-			fmt.Fprint(w, b.String()+"check passed\n")
+			fmt.Fprint(w, b.String()+name+" check passed\n")
 			return
 		}
 		fmt.Fprint(w, "ok")

@@ -44,9 +44,9 @@ func TestServeHealth(t *testing.T) {
 		body       string
 	}{
 		{"live", "/healthz", false, 200, "ok"},
-		{"not ready", "/readyz", false, 500, "[-]synced failed: not synced\ncheck failed\n"},
+		{"not ready", "/readyz", false, 500, "[-]synced failed: not synced\nreadyz check failed\n"},
 		{"ready", "/readyz", true, 200, "ok"},
-		{"verbose", "/readyz?verbose", true, 200, "[+]synced ok\ncheck passed\n"},
+		{"verbose", "/readyz?verbose", true, 200, "[+]synced ok\nreadyz check passed\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -2,13 +2,13 @@ package app
 
 import (
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"net/http/pprof"
 	"sort"
 	"strings"
 
 	"drover.dev/apiserver/internal/endpoints"
+	"drover.dev/libs/component"
 	"drover.dev/apiserver/internal/registry"
 )
 
@@ -18,7 +18,7 @@ type muxConfig struct {
 	discovery   *endpoints.Discovery
 	openapi     http.Handler
 	metrics     http.Handler
-	readyChecks map[string]func() error
+	readyChecks component.Checks
 	profiling   bool
 }
 
@@ -28,11 +28,14 @@ func newMux(c muxConfig) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p := r.URL.Path
 		switch {
-		case p == "/healthz" || p == "/livez" || strings.HasPrefix(p, "/healthz/") || strings.HasPrefix(p, "/livez/"):
-			writeHealth(w, r, nil)
+		case p == "/healthz" || strings.HasPrefix(p, "/healthz/"):
+			component.HealthHandler("healthz", nil)(w, r)
+			return
+		case p == "/livez" || strings.HasPrefix(p, "/livez/"):
+			component.HealthHandler("livez", nil)(w, r)
 			return
 		case p == "/readyz" || strings.HasPrefix(p, "/readyz/"):
-			writeHealth(w, r, c.readyChecks)
+			component.HealthHandler("readyz", c.readyChecks)(w, r)
 			return
 		case p == "/version" || p == "/version/":
 			w.Header().Set("Content-Type", "application/json")
@@ -66,38 +69,6 @@ func newMux(c muxConfig) http.Handler {
 		}
 		c.api.ServeHTTP(w, r)
 	})
-}
-
-// writeHealth answers like kube-apiserver: "ok", or the failing checks with
-// 500; ?verbose lists every check.
-func writeHealth(w http.ResponseWriter, r *http.Request, checks map[string]func() error) {
-	names := make([]string, 0, len(checks))
-	for n := range checks {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	var b strings.Builder
-	failed := false
-	for _, n := range names {
-		if err := checks[n](); err != nil {
-			failed = true
-			fmt.Fprintf(&b, "[-]%s failed: %v\n", n, err)
-		} else {
-			fmt.Fprintf(&b, "[+]%s ok\n", n)
-		}
-	}
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	if failed {
-		w.WriteHeader(http.StatusInternalServerError)
-		_, _ = w.Write([]byte(b.String() + "healthz check failed\n"))
-		return
-	}
-	if _, verbose := r.URL.Query()["verbose"]; verbose {
-		_, _ = w.Write([]byte(b.String() + "healthz check passed\n"))
-		return
-	}
-	_, _ = w.Write([]byte("ok"))
 }
 
 func servePprof(w http.ResponseWriter, r *http.Request) {

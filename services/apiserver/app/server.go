@@ -41,6 +41,7 @@ import (
 	"drover.dev/apiserver/internal/registry"
 	"drover.dev/apiserver/internal/storage"
 	"drover.dev/libs/bus"
+	"drover.dev/libs/component"
 )
 
 // Version is what /version reports: the Kubernetes API level drover serves.
@@ -156,7 +157,7 @@ func Run(ctx context.Context, opts *options.Options, ready Ready) error {
 		openapi:   openAPIHandler(reg),
 		metrics:   promhttp.HandlerFor(promReg, promhttp.HandlerOpts{}),
 		profiling: opts.Profiling,
-		readyChecks: map[string]func() error{
+		readyChecks: component.Checks{
 			"etcd": func() error {
 				if !etcdHealthy.Load() {
 					return errors.New("etcd is not reachable")
