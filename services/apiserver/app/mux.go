@@ -8,8 +8,8 @@ import (
 	"strings"
 
 	"drover.dev/apiserver/internal/endpoints"
-	"drover.dev/libs/component"
 	"drover.dev/apiserver/internal/registry"
+	"drover.dev/libs/component"
 )
 
 type muxConfig struct {
