@@ -15,6 +15,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
 
@@ -199,4 +200,43 @@ func TestNodeSubscriberSeesOnlyItsPods(t *testing.T) {
 		t.Fatalf("unexpected event %s %s", ev.Type, ev.Object.(*corev1.Pod).Name)
 	case <-time.After(500 * time.Millisecond):
 	}
+}
+
+// A SharedInformerFactory whose pod informer watches through the bus serves
+// listers as usual (how daemons run with --watch-source=bus).
+func TestSharedInformerFactoryOnTheBus(t *testing.T) {
+	ns := natstest.Start(t)
+	ts := apiservertesting.StartTestServer(t, "", func(o *options.Options) { o.NATSURL = ns.ClientURL() })
+	cs, err := kubernetes.NewForConfig(ts.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, err := nats.Connect(ns.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	eventually(t, 20*time.Second, func() error {
+		_, err := js.Stream(ctx, bus.EventsStream)
+		return err
+	})
+	factory := informers.NewSharedInformerFactory(cs, 0)
+	bus.UseBus(factory, js, bus.Resource{Resource: "pods", Client: cs.CoreV1().RESTClient(), New: func() runtime.Object { return &corev1.Pod{} }})
+	pods := factory.Core().V1().Pods()
+	pods.Informer()
+	factory.Start(ctx.Done())
+	factory.WaitForCacheSync(ctx.Done())
+	if _, err := cs.CoreV1().Pods("default").Create(ctx, testPod("via-bus"), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, func() error {
+		_, err := pods.Lister().Pods("default").Get("via-bus")
+		return err
+	})
 }
