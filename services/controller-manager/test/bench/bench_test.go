@@ -1,0 +1,321 @@
+// Package bench measures drover-controller-manager, run as a separate
+// process, against an in-process apiserver with hollow nodes: the time to
+// converge many Deployments, then to roll all of them, and its idle CPU and
+// RSS with that state. Numbers are benchmark metrics; nothing fails on speed.
+//
+//	go test -run '^$' -bench . -benchtime 1x -timeout 30m ./test/bench/
+//
+// DROVER_BENCH_DEPLOYMENTS (default 1000) and DROVER_BENCH_REPLICAS
+// (default 10) size the run; DROVER_BENCH_HEAP_PROFILE=<file> saves the
+// controller-manager's idle heap profile, DROVER_BENCH_CPU_PROFILE=<file> a
+// 30 s CPU profile from the start of the roll.
+package bench
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	apps "k8s.io/api/apps/v1"
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	apitesting "drover.dev/apiserver/app/testing"
+	"drover.dev/libs/hollow"
+)
+
+const (
+	namespaces = 10
+	clients    = 16
+	// clkTck is USER_HZ, the unit of /proc/<pid>/stat times on Linux.
+	clkTck = 100
+)
+
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
+		return v
+	}
+	return def
+}
+
+func build(b *testing.B) string {
+	b.Helper()
+	bin := filepath.Join(b.TempDir(), "drover-controller-manager")
+	out, err := exec.Command("go", "build", "-o", bin, "drover.dev/controller-manager").CombinedOutput()
+	if err != nil {
+		b.Fatalf("build: %v: %s", err, out)
+	}
+	return bin
+}
+
+func freePort(b *testing.B) int {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+func writeKubeconfig(b *testing.B, host string) string {
+	cfg := clientcmdapi.NewConfig()
+	cfg.Clusters["bench"] = &clientcmdapi.Cluster{Server: host, InsecureSkipTLSVerify: true}
+	cfg.AuthInfos["bench"] = &clientcmdapi.AuthInfo{}
+	cfg.Contexts["bench"] = &clientcmdapi.Context{Cluster: "bench", AuthInfo: "bench"}
+	cfg.CurrentContext = "bench"
+	path := filepath.Join(b.TempDir(), "kubeconfig")
+	if err := clientcmd.WriteToFile(*cfg, path); err != nil {
+		b.Fatal(err)
+	}
+	return path
+}
+
+// cpuSeconds is the user+system CPU time of pid.
+func cpuSeconds(b *testing.B, pid int) float64 {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	// Fields after the command name, which ends with ')'.
+	f := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+2:]))
+	ut, _ := strconv.ParseFloat(f[11], 64)
+	st, _ := strconv.ParseFloat(f[12], 64)
+	return (ut + st) / clkTck
+}
+
+func statusKB(b *testing.B, pid int, key string) int {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	s := bufio.NewScanner(f)
+	for s.Scan() {
+		if rest, ok := strings.CutPrefix(s.Text(), key+":"); ok {
+			n, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(rest), " kB"))
+			return n
+		}
+	}
+	return 0
+}
+
+func parallel(n int, fn func(i int) error) error {
+	var next atomic.Int64
+	var firstErr atomic.Value
+	var wg sync.WaitGroup
+	for range clients {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					return
+				}
+				if err := fn(i); err != nil {
+					firstErr.CompareAndSwap(nil, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if err, ok := firstErr.Load().(error); ok {
+		return err
+	}
+	return nil
+}
+
+func deployment(i, replicas int) *apps.Deployment {
+	labels := map[string]string{"app": fmt.Sprintf("d%d", i)}
+	return &apps.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("d%d", i), Namespace: fmt.Sprintf("bench-%d", i%namespaces)},
+		Spec: apps.DeploymentSpec{
+			Replicas: ptr(int32(replicas)),
+			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: v1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec: v1.PodSpec{Containers: []v1.Container{{Name: "web", Image: "registry.example/web:1",
+					Resources: v1.ResourceRequirements{Requests: v1.ResourceList{
+						v1.ResourceCPU: resource.MustParse("10m"), v1.ResourceMemory: resource.MustParse("16Mi")}}}}},
+			},
+		},
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// waitConverged polls until every deployment has rolled out its current
+// generation, and returns how long that took from start.
+func waitConverged(b *testing.B, cs kubernetes.Interface, n, replicas int, start time.Time) time.Duration {
+	b.Helper()
+	ctx := context.Background()
+	deadline := start.Add(15 * time.Minute)
+	var lastLog time.Duration
+	for {
+		done := 0
+		for ns := range namespaces {
+			l, err := cs.AppsV1().Deployments(fmt.Sprintf("bench-%d", ns)).List(ctx, metav1.ListOptions{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			for _, d := range l.Items {
+				s := d.Status
+				r := int32(replicas)
+				if s.ObservedGeneration >= d.Generation && s.UpdatedReplicas == r && s.Replicas == r && s.AvailableReplicas == r {
+					done++
+				}
+			}
+		}
+		if done == n {
+			return time.Since(start)
+		}
+		if elapsed := time.Since(start); elapsed-lastLog >= 10*time.Second {
+			b.Logf("%5.1fs: %d/%d deployments converged", elapsed.Seconds(), done, n)
+			lastLog = elapsed
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("only %d/%d deployments converged", done, n)
+		}
+		time.Sleep(time.Second)
+	}
+}
+
+func BenchmarkConvergeDeployments(b *testing.B) {
+	n := envInt("DROVER_BENCH_DEPLOYMENTS", 1000)
+	replicas := envInt("DROVER_BENCH_REPLICAS", 10)
+	bin := build(b)
+	api := apitesting.StartTestServer(b, "", nil)
+	cs, err := kubernetes.NewForConfig(api.Config)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	nodes := max(n*replicas/100, 3)
+	hc, err := hollow.Start(ctx, cs, hollow.Options{Nodes: nodes, BindUnscheduled: true, Workers: 32, Pods: 200})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer hc.Stop()
+	for ns := range namespaces {
+		if _, err := cs.CoreV1().Namespaces().Create(ctx, &v1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("bench-%d", ns)}}, metav1.CreateOptions{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	port := freePort(b)
+	cmd := exec.Command(bin, "--kubeconfig="+writeKubeconfig(b, api.URL), "--leader-elect=false",
+		"--port="+strconv.Itoa(port), "--log-level=warn", "--kube-api-qps=2000", "--kube-api-burst=4000")
+	cmd.Stderr = os.Stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	defer func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+	}()
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/readyz", port))
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			b.Fatal("controller-manager not ready")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	b.ResetTimer()
+
+	pid := cmd.Process.Pid
+	cpu0 := cpuSeconds(b, pid)
+	start := time.Now()
+	err = parallel(n, func(i int) error {
+		d := deployment(i, replicas)
+		_, err := cs.AppsV1().Deployments(d.Namespace).Create(ctx, d, metav1.CreateOptions{})
+		return err
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	create := waitConverged(b, cs, n, replicas, start)
+	cpu1 := cpuSeconds(b, pid)
+	b.Logf("create phase: %d deployments x %d replicas converged in %s (controller-manager used %.1f CPU-s)", n, replicas, create, cpu1-cpu0)
+
+	profiled := make(chan struct{})
+	if path := os.Getenv("DROVER_BENCH_CPU_PROFILE"); path != "" {
+		go func() {
+			defer close(profiled)
+			resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/profile?seconds=30", port))
+			if err == nil {
+				data, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				_ = os.WriteFile(path, data, 0o644)
+			}
+		}()
+	} else {
+		close(profiled)
+	}
+	start = time.Now()
+	err = parallel(n, func(i int) error {
+		d := deployment(i, replicas)
+		cur, err := cs.AppsV1().Deployments(d.Namespace).Get(ctx, d.Name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		cur.Spec.Template.Spec.Containers[0].Image = "registry.example/web:2"
+		_, err = cs.AppsV1().Deployments(d.Namespace).Update(ctx, cur, metav1.UpdateOptions{})
+		return err
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	roll := waitConverged(b, cs, n, replicas, start)
+	<-profiled
+	cpu2 := cpuSeconds(b, pid)
+	b.Logf("roll phase: %d deployments rolled in %s (controller-manager used %.1f CPU-s)", n, roll, cpu2-cpu1)
+	b.StopTimer()
+
+	// Idle: nothing changes but leases; let queues drain first.
+	time.Sleep(10 * time.Second)
+	const window = 30 * time.Second
+	before := cpuSeconds(b, pid)
+	time.Sleep(window)
+	idle := (cpuSeconds(b, pid) - before) / window.Seconds() * 100
+	rss := float64(statusKB(b, pid, "VmRSS")) / 1024
+	peak := float64(statusKB(b, pid, "VmHWM")) / 1024
+	b.Logf("idle: %.2f%% of a core, RSS %.0f MB (peak %.0f MB)", idle, rss, peak)
+	if path := os.Getenv("DROVER_BENCH_HEAP_PROFILE"); path != "" {
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/heap", port))
+		if err == nil {
+			data, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			_ = os.WriteFile(path, data, 0o644)
+		}
+	}
+	b.ReportMetric(cpu1-cpu0, "cm-cpu-s-create")
+	b.ReportMetric(cpu2-cpu1, "cm-cpu-s-roll")
+	b.ReportMetric(create.Seconds(), "s-create-phase")
+	b.ReportMetric(roll.Seconds(), "s-roll-phase")
+	b.ReportMetric(idle, "idle-cpu-%")
+	b.ReportMetric(rss, "idle-RSS-MB")
+	b.ReportMetric(peak, "peak-RSS-MB")
+}
