@@ -1,0 +1,191 @@
+package podtopologyspread
+
+import (
+	"context"
+	"math"
+
+	"github.com/go-logr/logr"
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/component-helpers/scheduling/corev1/nodeaffinity"
+
+	"drover.dev/scheduler/internal/framework"
+)
+
+const preFilterKey framework.StateKey = "PreFilter" + Name
+
+// preFilterState holds, per DoNotSchedule constraint, the number of
+// matching pods in each domain and the smallest such number.
+type preFilterState struct {
+	constraints []constraint
+	counts      []map[string]int
+	min         []int
+}
+
+func (s *preFilterState) Clone() framework.StateData {
+	c := &preFilterState{constraints: s.constraints, min: append([]int(nil), s.min...)}
+	c.counts = make([]map[string]int, len(s.counts))
+	for i, m := range s.counts {
+		c.counts[i] = make(map[string]int, len(m))
+		for k, v := range m {
+			c.counts[i][k] = v
+		}
+	}
+	return c
+}
+
+func (s *preFilterState) recomputeMin(i int, minDomains int32) {
+	m := math.MaxInt
+	for _, v := range s.counts[i] {
+		if v < m {
+			m = v
+		}
+	}
+	if m == math.MaxInt || int32(len(s.counts[i])) < minDomains {
+		m = 0
+	}
+	s.min[i] = m
+}
+
+func tolerates(pod *v1.Pod, node *v1.Node) bool {
+	for i := range node.Spec.Taints {
+		t := &node.Spec.Taints[i]
+		if t.Effect != v1.TaintEffectNoSchedule && t.Effect != v1.TaintEffectNoExecute {
+			continue
+		}
+		ok := false
+		for j := range pod.Spec.Tolerations {
+			if pod.Spec.Tolerations[j].ToleratesTaint(logr.Discard(), t, true) {
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// eligible reports whether a node counts for constraint c of pod.
+func eligible(pod *v1.Pod, c *constraint, node *v1.Node, affinity nodeaffinity.RequiredNodeAffinity) bool {
+	if c.NodeAffinityPolicy == v1.NodeInclusionPolicyHonor {
+		if ok, _ := affinity.Match(node); !ok {
+			return false
+		}
+	}
+	if c.NodeTaintsPolicy == v1.NodeInclusionPolicyHonor && !tolerates(pod, node) {
+		return false
+	}
+	return true
+}
+
+// PreFilter counts matching pods per domain over every eligible node.
+func (pl *PodTopologySpread) PreFilter(ctx context.Context, state *framework.CycleState, pod *v1.Pod) (*framework.PreFilterResult, *framework.Status) {
+	cs, err := pl.constraints(pod, v1.DoNotSchedule)
+	if err != nil {
+		return nil, framework.AsStatus(err)
+	}
+	if len(cs) == 0 {
+		return nil, framework.NewStatus(framework.Skip)
+	}
+	s := &preFilterState{constraints: cs, counts: make([]map[string]int, len(cs)), min: make([]int, len(cs))}
+	for i := range cs {
+		s.counts[i] = map[string]int{}
+	}
+	nodes := pl.h.SnapshotSharedLister().List()
+	affinity := nodeaffinity.GetRequiredNodeAffinity(pod)
+	// Per-node counts land in their own slots (-1: node not counted) and
+	// are summed per domain afterwards, without locks.
+	cnt := make([]int32, len(nodes)*len(cs))
+	framework.Chunks(ctx, pl.h.Parallelizer(), len(nodes), 64, func(from, to int) {
+		memos := make([]framework.MatchCache, len(cs))
+		for n := from; n < to; n++ {
+			ni := nodes[n]
+			node := ni.Node()
+			row := cnt[n*len(cs) : (n+1)*len(cs)]
+			hasKeys := nodeHasKeys(node, cs)
+			for i := range cs {
+				if !hasKeys || !eligible(pod, &cs[i], node, affinity) {
+					row[i] = -1
+					continue
+				}
+				row[i] = int32(countMatching(ni.Pods, cs[i].Selector, pod.Namespace, &memos[i]))
+			}
+		}
+	})
+	for n, ni := range nodes {
+		for i := range cs {
+			if c := cnt[n*len(cs)+i]; c >= 0 {
+				s.counts[i][ni.Node().Labels[cs[i].TopologyKey]] += int(c)
+			}
+		}
+	}
+	for i := range cs {
+		s.recomputeMin(i, cs[i].MinDomains)
+	}
+	state.Write(preFilterKey, s)
+	return nil, nil
+}
+
+// PreFilterExtensions implements framework.PreFilterPlugin.
+func (pl *PodTopologySpread) PreFilterExtensions() framework.PreFilterExtensions { return pl }
+
+func (pl *PodTopologySpread) update(state *framework.CycleState, pod *v1.Pod, pi *framework.PodInfo, ni *framework.NodeInfo, delta int) *framework.Status {
+	d, err := state.Read(preFilterKey)
+	if err != nil {
+		return nil
+	}
+	s := d.(*preFilterState)
+	node := ni.Node()
+	if node == nil || !nodeHasKeys(node, s.constraints) || pi.Pod.Namespace != pod.Namespace {
+		return nil
+	}
+	affinity := nodeaffinity.GetRequiredNodeAffinity(pod)
+	for i := range s.constraints {
+		c := &s.constraints[i]
+		if !eligible(pod, c, node, affinity) || !c.Selector.Matches(labels.Set(pi.Pod.Labels)) {
+			continue
+		}
+		s.counts[i][node.Labels[c.TopologyKey]] += delta
+		s.recomputeMin(i, c.MinDomains)
+	}
+	return nil
+}
+
+// AddPod implements framework.PreFilterExtensions.
+func (pl *PodTopologySpread) AddPod(_ context.Context, state *framework.CycleState, pod *v1.Pod, pi *framework.PodInfo, ni *framework.NodeInfo) *framework.Status {
+	return pl.update(state, pod, pi, ni, 1)
+}
+
+// RemovePod implements framework.PreFilterExtensions.
+func (pl *PodTopologySpread) RemovePod(_ context.Context, state *framework.CycleState, pod *v1.Pod, pi *framework.PodInfo, ni *framework.NodeInfo) *framework.Status {
+	return pl.update(state, pod, pi, ni, -1)
+}
+
+// Filter rejects a node where placing the pod would exceed a maxSkew.
+func (pl *PodTopologySpread) Filter(_ context.Context, state *framework.CycleState, pod *v1.Pod, ni *framework.NodeInfo) *framework.Status {
+	d, err := state.Read(preFilterKey)
+	if err != nil {
+		return framework.AsStatus(err)
+	}
+	s := d.(*preFilterState)
+	node := ni.Node()
+	podLabels := labels.Set(pod.Labels)
+	for i := range s.constraints {
+		c := &s.constraints[i]
+		val, ok := node.Labels[c.TopologyKey]
+		if !ok {
+			return framework.NewStatus(framework.UnschedulableAndUnresolvable, ErrReasonNodeLabelNotMatch)
+		}
+		self := 0
+		if c.Selector.Matches(podLabels) {
+			self = 1
+		}
+		skew := s.counts[i][val] + self - s.min[i]
+		if skew > int(c.MaxSkew) {
+			return framework.NewStatus(framework.Unschedulable, ErrReasonConstraintsNotMatch)
+		}
+	}
+	return nil
+}

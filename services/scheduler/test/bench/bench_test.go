@@ -1,0 +1,569 @@
+// Package bench measures drover-scheduler in the style of Kubernetes'
+// scheduler_perf: drover-apiserver and drover-scheduler run as separate
+// processes against a real embedded etcd (fsync on), hollow nodes are
+// created through the API, then pods. Numbers are reported as benchmark
+// metrics; nothing here passes or fails on speed.
+//
+//	go test -run '^$' -bench . -benchtime 1x -timeout 60m ./test/bench/
+//
+// Each case reports, for the e2e run (pods created while the scheduler
+// runs, 16 creating clients): pods/s from the first create to the last
+// binding observed, p50/p99 per-pod latency (create sent → binding seen
+// by a watch); for the scheduler-only run (pods created first, scheduler
+// started after): pods/s between the first and last binding observed;
+// and the scheduler's CPU (cores used over the run) and peak RSS.
+package bench
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"drover.dev/libs/etcdtest"
+)
+
+const (
+	clients = 16
+	zones   = 10
+	ns      = "bench"
+)
+
+var (
+	buildOnce sync.Once
+	binDir    string
+	buildErr  error
+)
+
+func build(b *testing.B) string {
+	buildOnce.Do(func() {
+		binDir, buildErr = os.MkdirTemp("", "drover-sched-bench")
+		if buildErr != nil {
+			return
+		}
+		for _, pkg := range []string{"drover.dev/apiserver", "drover.dev/scheduler"} {
+			name := "drover-" + filepath.Base(pkg)
+			out, err := exec.Command("go", "build", "-o", filepath.Join(binDir, name), pkg).CombinedOutput()
+			if err != nil {
+				buildErr = fmt.Errorf("build %s: %v: %s", pkg, err, out)
+				return
+			}
+		}
+	})
+	if buildErr != nil {
+		b.Fatal(buildErr)
+	}
+	return binDir
+}
+
+func freePort(b *testing.B) int {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+type env struct {
+	dir        string
+	url        string
+	cfg        *rest.Config
+	cs         kubernetes.Interface
+	kubeconfig string
+	sched      *exec.Cmd
+	schedURL   string
+}
+
+// startAPI runs etcd in-process and the apiserver as a child process.
+func startAPI(b *testing.B) *env {
+	b.Helper()
+	dir := build(b)
+	etcd := etcdtest.StartDurable(b)
+	port := freePort(b)
+	cmd := exec.Command(filepath.Join(dir, "drover-apiserver"), "--etcd-servers="+etcd.ClientURL, "--bind-address=127.0.0.1",
+		"--secure-port="+strconv.Itoa(port), "--log-level=error")
+	cmd.Stderr = os.Stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+	})
+	e := &env{dir: dir, url: fmt.Sprintf("https://127.0.0.1:%d", port)}
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := hc.Get(e.url + "/api/v1/namespaces/default")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			b.Fatal("apiserver not ready")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	e.cfg = &rest.Config{Host: e.url, TLSClientConfig: rest.TLSClientConfig{Insecure: true}, QPS: -1, Burst: -1}
+	var err error
+	if e.cs, err = kubernetes.NewForConfig(e.cfg); err != nil {
+		b.Fatal(err)
+	}
+	kc := clientcmdapi.NewConfig()
+	kc.Clusters["bench"] = &clientcmdapi.Cluster{Server: e.url, InsecureSkipTLSVerify: true}
+	kc.AuthInfos["bench"] = &clientcmdapi.AuthInfo{}
+	kc.Contexts["bench"] = &clientcmdapi.Context{Cluster: "bench", AuthInfo: "bench"}
+	kc.CurrentContext = "bench"
+	e.kubeconfig = filepath.Join(b.TempDir(), "kubeconfig")
+	if err := clientcmd.WriteToFile(*kc, e.kubeconfig); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := e.cs.CoreV1().Namespaces().Create(context.Background(), &v1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
+		b.Fatal(err)
+	}
+	return e
+}
+
+// startScheduler runs drover-scheduler as a child process and waits for /readyz.
+func (e *env) startScheduler(b *testing.B) {
+	b.Helper()
+	port := freePort(b)
+	cmd := exec.Command(filepath.Join(e.dir, "drover-scheduler"), "--kubeconfig="+e.kubeconfig, "--leader-elect=false",
+		"--secure-port="+strconv.Itoa(port), "--kube-api-qps=5000", "--kube-api-burst=5000", "--log-level=warn")
+	cmd.Stderr = os.Stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	e.sched = cmd
+	e.schedURL = fmt.Sprintf("http://127.0.0.1:%d", port)
+	b.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+	})
+	deadline := time.Now().Add(5 * time.Minute)
+	for {
+		resp, err := http.Get(e.schedURL + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			b.Fatal("scheduler not ready")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// cpuProfile records 10s of the scheduler's CPU profile, starting 2s from
+// now (DROVER_BENCH_CPU_PROFILE_DELAY), into the file named by
+// DROVER_BENCH_CPU_PROFILE, if set.
+func (e *env) cpuProfile(b *testing.B) <-chan struct{} {
+	done := make(chan struct{})
+	path := os.Getenv("DROVER_BENCH_CPU_PROFILE")
+	if path == "" {
+		close(done)
+		return done
+	}
+	go func() {
+		defer close(done)
+		delay := 2 * time.Second
+		if d, err := time.ParseDuration(os.Getenv("DROVER_BENCH_CPU_PROFILE_DELAY")); err == nil {
+			delay = d
+		}
+		time.Sleep(delay)
+		resp, err := http.Get(e.schedURL + "/debug/pprof/profile?seconds=10")
+		if err != nil {
+			b.Log(err)
+			return
+		}
+		defer resp.Body.Close()
+		data, _ := io.ReadAll(resp.Body)
+		_ = os.WriteFile(path, data, 0o644)
+	}()
+	return done
+}
+
+// heapProfile saves the scheduler's heap profile to the file named by
+// DROVER_BENCH_HEAP_PROFILE, if set.
+func (e *env) heapProfile(b *testing.B) {
+	path := os.Getenv("DROVER_BENCH_HEAP_PROFILE")
+	if path == "" {
+		return
+	}
+	resp, err := http.Get(e.schedURL + "/debug/pprof/heap")
+	if err != nil {
+		b.Log(err)
+		return
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	_ = os.WriteFile(path, data, 0o644)
+}
+
+// parallel runs fn(i) for i in [0, n) across the clients.
+func parallel(n int, fn func(i int) error) error {
+	var next atomic.Int64
+	var firstErr atomic.Value
+	var wg sync.WaitGroup
+	for range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					return
+				}
+				if err := fn(i); err != nil {
+					firstErr.CompareAndSwap(nil, err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if err, ok := firstErr.Load().(error); ok {
+		return err
+	}
+	return nil
+}
+
+// createNodes creates hollow nodes (4 CPU, 32Gi, 110 pods, zone labels),
+// then lifts the not-ready taint the apiserver puts on new nodes.
+func (e *env) createNodes(b *testing.B, n int) {
+	b.Helper()
+	ctx := context.Background()
+	res := v1.ResourceList{
+		v1.ResourceCPU: resource.MustParse("4"), v1.ResourceMemory: resource.MustParse("32Gi"),
+		v1.ResourcePods: resource.MustParse("110"),
+	}
+	err := parallel(n, func(i int) error {
+		name := fmt.Sprintf("node-%05d", i)
+		node := &v1.Node{
+			ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{
+				v1.LabelHostname: name, v1.LabelTopologyZone: fmt.Sprintf("zone-%d", i%zones), v1.LabelOSStable: "linux"}},
+			Status: v1.NodeStatus{Capacity: res, Allocatable: res, Conditions: []v1.NodeCondition{{Type: v1.NodeReady, Status: v1.ConditionTrue}}},
+		}
+		created, err := e.cs.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{})
+		if err != nil {
+			return err
+		}
+		created.Spec.Taints = nil
+		_, err = e.cs.CoreV1().Nodes().Update(ctx, created, metav1.UpdateOptions{})
+		return err
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+}
+
+func benchPod(name string, affinity bool) *v1.Pod {
+	p := &v1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"app": "bench", "tier": "web"}},
+		Spec: v1.PodSpec{Containers: []v1.Container{{
+			Name: "web", Image: "registry.example/web:1.0",
+			Resources: v1.ResourceRequirements{Requests: v1.ResourceList{
+				v1.ResourceCPU: resource.MustParse("100m"), v1.ResourceMemory: resource.MustParse("64Mi")}},
+		}}},
+	}
+	if affinity {
+		sel := &metav1.LabelSelector{MatchLabels: map[string]string{"app": "bench"}}
+		p.Spec.TopologySpreadConstraints = []v1.TopologySpreadConstraint{{
+			MaxSkew: 1, TopologyKey: v1.LabelTopologyZone, WhenUnsatisfiable: v1.DoNotSchedule, LabelSelector: sel,
+		}}
+		// Preferred (not required) affinity: a required zone affinity to
+		// the group itself cannot be met together with maxSkew 1 across
+		// zones once the first pod has picked a zone.
+		p.Spec.Affinity = &v1.Affinity{
+			PodAffinity: &v1.PodAffinity{PreferredDuringSchedulingIgnoredDuringExecution: []v1.WeightedPodAffinityTerm{{
+				Weight: 50, PodAffinityTerm: v1.PodAffinityTerm{LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"tier": "web"}}, TopologyKey: v1.LabelTopologyZone},
+			}}},
+			PodAntiAffinity: &v1.PodAntiAffinity{PreferredDuringSchedulingIgnoredDuringExecution: []v1.WeightedPodAffinityTerm{{
+				Weight: 100, PodAffinityTerm: v1.PodAffinityTerm{LabelSelector: sel, TopologyKey: v1.LabelHostname},
+			}}},
+		}
+	}
+	return p
+}
+
+// boundWatcher records when each pod is first seen bound.
+type boundWatcher struct {
+	mu    sync.Mutex
+	bound map[string]time.Time
+	done  chan struct{}
+	want  int
+}
+
+func (e *env) watchBound(b *testing.B, want int) *boundWatcher {
+	b.Helper()
+	list, err := e.cs.CoreV1().Pods(ns).List(context.Background(), metav1.ListOptions{Limit: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	w, err := e.cs.CoreV1().Pods(ns).Watch(context.Background(), metav1.ListOptions{ResourceVersion: list.ResourceVersion})
+	if err != nil {
+		b.Fatal(err)
+	}
+	bw := &boundWatcher{bound: map[string]time.Time{}, done: make(chan struct{}), want: want}
+	b.Cleanup(w.Stop)
+	go func() {
+		for ev := range w.ResultChan() {
+			if ev.Type != watch.Modified && ev.Type != watch.Added {
+				continue
+			}
+			p, ok := ev.Object.(*v1.Pod)
+			if !ok || p.Spec.NodeName == "" {
+				continue
+			}
+			bw.mu.Lock()
+			if _, seen := bw.bound[p.Name]; !seen {
+				bw.bound[p.Name] = time.Now()
+				if len(bw.bound) == bw.want {
+					close(bw.done)
+				}
+			}
+			bw.mu.Unlock()
+		}
+	}()
+	return bw
+}
+
+func (bw *boundWatcher) wait(b *testing.B, timeout time.Duration) {
+	select {
+	case <-bw.done:
+	case <-time.After(timeout):
+		bw.mu.Lock()
+		n := len(bw.bound)
+		bw.mu.Unlock()
+		b.Fatalf("only %d/%d pods bound after %v", n, bw.want, timeout)
+	}
+}
+
+// procCPU returns user+system CPU seconds of a process.
+func procCPU(pid int) float64 {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+2:]))
+	ut, _ := strconv.ParseFloat(f[11], 64)
+	st, _ := strconv.ParseFloat(f[12], 64)
+	return (ut + st) / 100 // USER_HZ
+}
+
+func procStatusKB(pid int, field string) int {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), field+":"); ok {
+			n, _ := strconv.Atoi(strings.Fields(v)[0])
+			return n
+		}
+	}
+	return 0
+}
+
+func percentile(d []time.Duration, p float64) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	slices.Sort(d)
+	return d[int(float64(len(d)-1)*p)]
+}
+
+type benchCase struct {
+	nodes, pods int
+	affinity    bool
+}
+
+func (c benchCase) name() string {
+	kind := "Basic"
+	if c.affinity {
+		kind = "AffinityAndSpread"
+	}
+	return fmt.Sprintf("%s/%dNodes_%dPods", kind, c.nodes, c.pods)
+}
+
+var cases = []benchCase{
+	{500, 5000, false},
+	{5000, 10000, false},
+	{500, 5000, true},
+	{5000, 10000, true},
+}
+
+// BenchmarkEndToEnd: pods are created by 16 clients while the scheduler
+// runs; the clock runs from the first create to the last binding seen.
+func BenchmarkEndToEnd(b *testing.B) {
+	for _, c := range cases {
+		b.Run(c.name(), func(b *testing.B) {
+			for range b.N {
+				e := startAPI(b)
+				e.createNodes(b, c.nodes)
+				e.startScheduler(b)
+				pid := e.sched.Process.Pid
+				b.ReportMetric(float64(procStatusKB(pid, "VmHWM"))/1024, "sched-synced-peak-RSS-MB")
+				bw := e.watchBound(b, c.pods)
+				cpu0 := procCPU(pid)
+				created := make([]time.Time, c.pods)
+				profiled := e.cpuProfile(b)
+				start := time.Now()
+				err := parallel(c.pods, func(i int) error {
+					created[i] = time.Now()
+					_, err := e.cs.CoreV1().Pods(ns).Create(context.Background(), benchPod(fmt.Sprintf("pod-%05d", i), c.affinity), metav1.CreateOptions{})
+					return err
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+				createdAll := time.Since(start)
+				bw.wait(b, 20*time.Minute)
+				var last time.Time
+				lat := make([]time.Duration, 0, c.pods)
+				bw.mu.Lock()
+				for i := range c.pods {
+					t := bw.bound[fmt.Sprintf("pod-%05d", i)]
+					if t.After(last) {
+						last = t
+					}
+					lat = append(lat, t.Sub(created[i]))
+				}
+				bw.mu.Unlock()
+				wall := last.Sub(start)
+				cpu := procCPU(pid) - cpu0
+				e.heapProfile(b)
+				<-profiled
+				b.ReportMetric(float64(c.pods)/wall.Seconds(), "pods/s")
+				b.ReportMetric(float64(c.pods)/createdAll.Seconds(), "creates/s")
+				b.ReportMetric(float64(percentile(lat, 0.5).Milliseconds()), "p50-ms")
+				b.ReportMetric(float64(percentile(lat, 0.99).Milliseconds()), "p99-ms")
+				b.ReportMetric(cpu/wall.Seconds(), "sched-cores")
+				b.ReportMetric(float64(procStatusKB(pid, "VmHWM"))/1024, "sched-peak-RSS-MB")
+			}
+		})
+	}
+}
+
+// BenchmarkSchedulerOnly: every pod exists before the scheduler starts;
+// the clock runs from the first to the last binding seen.
+func BenchmarkSchedulerOnly(b *testing.B) {
+	for _, c := range cases {
+		b.Run(c.name(), func(b *testing.B) {
+			for range b.N {
+				e := startAPI(b)
+				e.createNodes(b, c.nodes)
+				err := parallel(c.pods, func(i int) error {
+					_, err := e.cs.CoreV1().Pods(ns).Create(context.Background(), benchPod(fmt.Sprintf("pod-%05d", i), c.affinity), metav1.CreateOptions{})
+					return err
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+				bw := e.watchBound(b, c.pods)
+				e.startScheduler(b)
+				pid := e.sched.Process.Pid
+				cpu0 := procCPU(pid)
+				bw.wait(b, 20*time.Minute)
+				var first, last time.Time
+				bw.mu.Lock()
+				for _, t := range bw.bound {
+					if first.IsZero() || t.Before(first) {
+						first = t
+					}
+					if t.After(last) {
+						last = t
+					}
+				}
+				bw.mu.Unlock()
+				wall := last.Sub(first)
+				cpu := procCPU(pid) - cpu0
+				b.ReportMetric(float64(c.pods-1)/wall.Seconds(), "pods/s")
+				b.ReportMetric(cpu/wall.Seconds(), "sched-cores")
+				b.ReportMetric(float64(procStatusKB(pid, "VmHWM"))/1024, "sched-peak-RSS-MB")
+				p50, p99 := attemptQuantiles(b, e.schedURL)
+				b.ReportMetric(p50*1000, "attempt-p50-ms")
+				b.ReportMetric(p99*1000, "attempt-p99-ms")
+			}
+		})
+	}
+}
+
+// attemptQuantiles interpolates p50/p99 of the scheduler's attempt
+// duration histogram (pop to bound).
+func attemptQuantiles(b *testing.B, url string) (float64, float64) {
+	resp, err := http.Get(url + "/metrics")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer resp.Body.Close()
+	type bucket struct{ le, count float64 }
+	var buckets []bucket
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.HasPrefix(line, "scheduler_scheduling_attempt_duration_seconds_bucket{") || !strings.Contains(line, `result="scheduled"`) {
+			continue
+		}
+		i := strings.LastIndex(line, `le="`)
+		j := strings.Index(line[i+4:], `"`)
+		le, _ := strconv.ParseFloat(line[i+4:i+4+j], 64)
+		cnt, _ := strconv.ParseFloat(line[strings.LastIndex(line, " ")+1:], 64)
+		buckets = append(buckets, bucket{le, cnt})
+	}
+	if len(buckets) == 0 {
+		return 0, 0
+	}
+	total := buckets[len(buckets)-1].count
+	q := func(p float64) float64 {
+		target := p * total
+		prevLe, prevCnt := 0.0, 0.0
+		for _, bk := range buckets {
+			if bk.count >= target {
+				if bk.le > 1e9 {
+					return prevLe
+				}
+				if bk.count == prevCnt {
+					return bk.le
+				}
+				return prevLe + (bk.le-prevLe)*(target-prevCnt)/(bk.count-prevCnt)
+			}
+			prevLe, prevCnt = bk.le, bk.count
+		}
+		return prevLe
+	}
+	return q(0.5), q(0.99)
+}
