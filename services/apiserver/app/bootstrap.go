@@ -11,6 +11,7 @@ import (
 
 	"go.uber.org/zap"
 	corev1 "k8s.io/api/core/v1"
+	schedulingv1 "k8s.io/api/scheduling/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
@@ -28,6 +29,15 @@ func bootstrap(ctx context.Context, api *endpoints.API, serviceIP, advertise str
 		create(ctx, api, "/api/v1/namespaces", &corev1.Namespace{
 			TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Namespace"},
 			ObjectMeta: metav1.ObjectMeta{Name: ns},
+		}, lg)
+	}
+	// The system priority classes every Kubernetes cluster has.
+	for name, value := range map[string]int32{"system-cluster-critical": 2000000000, "system-node-critical": 2000001000} {
+		create(ctx, api, "/apis/scheduling.k8s.io/v1/priorityclasses", &schedulingv1.PriorityClass{
+			TypeMeta:    metav1.TypeMeta{APIVersion: "scheduling.k8s.io/v1", Kind: "PriorityClass"},
+			ObjectMeta:  metav1.ObjectMeta{Name: name},
+			Value:       value,
+			Description: "Used for system critical pods that must not be moved from their current node.",
 		}, lg)
 	}
 	labels := map[string]string{"component": "apiserver", "provider": "kubernetes"}

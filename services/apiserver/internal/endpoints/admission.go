@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
+	schedulingv1 "k8s.io/api/scheduling/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -35,9 +36,61 @@ func (a *API) admitCreate(q *request, obj runtime.Object) error {
 		if o.Spec.DeprecatedServiceAccount == "" {
 			o.Spec.DeprecatedServiceAccount = o.Spec.ServiceAccountName
 		}
+		if err := a.admitPriority(q, o); err != nil {
+			return err
+		}
 	case *corev1.Node:
 		// A new node is not ready until its kubelet says so; keep pods off it.
 		addTaint(o, corev1.Taint{Key: corev1.TaintNodeNotReady, Effect: corev1.TaintEffectNoSchedule})
+	}
+	return nil
+}
+
+// admitPriority resolves a pod's PriorityClass into spec.priority and
+// spec.preemptionPolicy, as Kubernetes' Priority admission does: the named
+// class, else the global default, else priority 0.
+func (a *API) admitPriority(q *request, pod *corev1.Pod) error {
+	var pc *schedulingv1.PriorityClass
+	if name := pod.Spec.PriorityClassName; name != "" {
+		var raw []byte
+		if it, _ := a.cfg.Cache.Get("priorityclasses", a.cfg.Store.Key("priorityclasses", "", name)); it != nil {
+			raw = it.Raw
+		} else if kv, err := a.cfg.Store.Get(q.ctx, a.cfg.Store.Key("priorityclasses", "", name)); err == nil {
+			raw = kv.Value
+		} else if errors.Is(err, storage.ErrNotFound) {
+			return apierrors.NewForbidden(q.groupResource(), pod.Name, fmt.Errorf("no PriorityClass with name %s was found", name))
+		} else {
+			return apierrors.NewInternalError(err)
+		}
+		pc = &schedulingv1.PriorityClass{}
+		if err := json.Unmarshal(raw, pc); err != nil {
+			return apierrors.NewInternalError(err)
+		}
+	} else {
+		items, _, _ := a.cfg.Cache.List("priorityclasses", a.cfg.Store.ListPrefix("priorityclasses", ""), "", nil, 0)
+		for _, it := range items {
+			c := &schedulingv1.PriorityClass{}
+			if json.Unmarshal(it.Raw, c) == nil && c.GlobalDefault {
+				pc = c
+				break
+			}
+		}
+	}
+	var value int32
+	policy := corev1.PreemptLowerPriority
+	if pc != nil {
+		value = pc.Value
+		pod.Spec.PriorityClassName = pc.Name
+		if pc.PreemptionPolicy != nil {
+			policy = *pc.PreemptionPolicy
+		}
+	}
+	if pod.Spec.Priority != nil && *pod.Spec.Priority != value {
+		return apierrors.NewForbidden(q.groupResource(), pod.Name, fmt.Errorf("the integer value of priority (%d) must not be provided in pod spec; priority admission controller computed %d from the given PriorityClass name", *pod.Spec.Priority, value))
+	}
+	pod.Spec.Priority = &value
+	if pod.Spec.PreemptionPolicy == nil {
+		pod.Spec.PreemptionPolicy = &policy
 	}
 	return nil
 }

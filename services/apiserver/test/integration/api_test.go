@@ -14,6 +14,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	schedulingv1 "k8s.io/api/scheduling/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -456,4 +457,40 @@ func startServerA(t *testing.T) *apiservertesting.TestServer {
 
 func apiservertestingStart(t *testing.T, etcdURL string) *apiservertesting.TestServer {
 	return apiservertesting.StartTestServer(t, etcdURL, nil)
+}
+
+func TestPriorityAdmission(t *testing.T) {
+	_, cs := startServer(t)
+	ctx := context.Background()
+	for _, name := range []string{"system-cluster-critical", "system-node-critical"} {
+		if _, err := cs.SchedulingV1().PriorityClasses().Get(ctx, name, metav1.GetOptions{}); err != nil {
+			t.Fatalf("system priority class %s: %v", name, err)
+		}
+	}
+	never := corev1.PreemptNever
+	if _, err := cs.SchedulingV1().PriorityClasses().Create(ctx, &schedulingv1.PriorityClass{
+		ObjectMeta: metav1.ObjectMeta{Name: "hi"}, Value: 1000, PreemptionPolicy: &never}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	p := testPod("prio")
+	p.Spec.PriorityClassName = "hi"
+	got, err := cs.CoreV1().Pods("default").Create(ctx, p, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Spec.Priority == nil || *got.Spec.Priority != 1000 || *got.Spec.PreemptionPolicy != corev1.PreemptNever {
+		t.Fatalf("priority %v policy %v", got.Spec.Priority, got.Spec.PreemptionPolicy)
+	}
+	plain, err := cs.CoreV1().Pods("default").Create(ctx, testPod("plain"), metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plain.Spec.Priority == nil || *plain.Spec.Priority != 0 || *plain.Spec.PreemptionPolicy != corev1.PreemptLowerPriority {
+		t.Fatalf("default priority %v policy %v", plain.Spec.Priority, plain.Spec.PreemptionPolicy)
+	}
+	bad := testPod("bad-prio")
+	bad.Spec.PriorityClassName = "missing"
+	if _, err := cs.CoreV1().Pods("default").Create(ctx, bad, metav1.CreateOptions{}); !apierrors.IsForbidden(err) {
+		t.Fatalf("unknown class: %v", err)
+	}
 }
