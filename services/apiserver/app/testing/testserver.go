@@ -7,7 +7,6 @@ import (
 	"crypto/tls"
 	"net"
 	"net/http"
-	"os"
 	"testing"
 	"time"
 
@@ -15,11 +14,13 @@ import (
 
 	"drover.dev/apiserver/app"
 	"drover.dev/apiserver/app/options"
+	"drover.dev/libs/componenttest"
 	"drover.dev/libs/etcdtest"
 )
 
 // TestServer is a running apiserver.
 type TestServer struct {
+	*componenttest.Server
 	// Config reaches the server with client-go (TLS verification off: the
 	// certificate is self-signed).
 	Config *rest.Config
@@ -29,13 +30,11 @@ type TestServer struct {
 	EtcdURL string
 	// Client is an HTTP client for raw requests.
 	Client *http.Client
-	stop   context.CancelFunc
-	done   chan error
 }
 
 // StartTestServer starts etcd (unless etcdURL is given) and the apiserver,
-// waits until it is ready and stops both when the test ends. customize may
-// change options before the start.
+// waits until it is ready (system namespaces created) and stops both when
+// the test ends. customize may change options before the start.
 func StartTestServer(tb testing.TB, etcdURL string, customize func(*options.Options)) *TestServer {
 	tb.Helper()
 	if etcdURL == "" {
@@ -45,7 +44,7 @@ func StartTestServer(tb testing.TB, etcdURL string, customize func(*options.Opti
 	opts.EtcdServers = []string{etcdURL}
 	opts.BindAddress = "127.0.0.1"
 	opts.SecurePort = 0
-	opts.LogLevel = logLevel()
+	opts.LogLevel = componenttest.LogLevel()
 	opts.ShutdownTimeout = 5 * time.Second
 	if customize != nil {
 		customize(opts)
@@ -53,44 +52,11 @@ func StartTestServer(tb testing.TB, etcdURL string, customize func(*options.Opti
 	if errs := opts.Validate(); len(errs) > 0 {
 		tb.Fatalf("apiserver options: %v", errs)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan net.Addr, 1)
-	ts := &TestServer{stop: cancel, done: make(chan error, 1), EtcdURL: etcdURL}
-	go func() { ts.done <- app.Run(ctx, opts, func(a net.Addr) { ready <- a }) }()
-	select {
-	case addr := <-ready:
-		ts.URL = "https://" + addr.String()
-	case err := <-ts.done:
-		cancel()
-		tb.Fatalf("apiserver exited: %v", err)
-	case <-time.After(60 * time.Second):
-		cancel()
-		tb.Fatalf("apiserver did not become ready")
-	}
-	tb.Cleanup(ts.Stop)
+	s := componenttest.Start(tb, "apiserver", func(ctx context.Context, ready func(net.Addr)) error {
+		return app.Run(ctx, opts, ready)
+	})
+	ts := &TestServer{Server: s, EtcdURL: etcdURL, URL: "https://" + s.Addr.String()}
 	ts.Config = &rest.Config{Host: ts.URL, TLSClientConfig: rest.TLSClientConfig{Insecure: true}, QPS: -1, Burst: -1}
 	ts.Client = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}, Timeout: 30 * time.Second}
 	return ts
-}
-
-// Stop shuts the server down and waits for it.
-func (ts *TestServer) Stop() {
-	if ts.stop == nil {
-		return
-	}
-	ts.stop()
-	ts.stop = nil
-	select {
-	case <-ts.done:
-	case <-time.After(15 * time.Second):
-	}
-}
-
-// logLevel is the in-process server's log level: error unless
-// DROVER_TEST_LOG_LEVEL says otherwise (e.g. info to see every request).
-func logLevel() string {
-	if l := os.Getenv("DROVER_TEST_LOG_LEVEL"); l != "" {
-		return l
-	}
-	return "error"
 }

@@ -4,17 +4,16 @@ package testing
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"testing"
 	"time"
 
 	"k8s.io/client-go/rest"
 
 	"drover.dev/libs/component"
+	"drover.dev/libs/componenttest"
 	"drover.dev/scheduler/app"
 	"drover.dev/scheduler/app/config"
 	"drover.dev/scheduler/app/options"
@@ -22,10 +21,9 @@ import (
 
 // TestServer is a running scheduler.
 type TestServer struct {
+	*componenttest.Server
 	// URL is the health listener, e.g. http://127.0.0.1:40123.
-	URL  string
-	stop context.CancelFunc
-	done chan error
+	URL string
 }
 
 // StartTestServer runs the scheduler against cfg until the test ends.
@@ -37,7 +35,7 @@ func StartTestServer(tb testing.TB, cfg *rest.Config, customize func(*options.Op
 	o.SecurePort = 0
 	o.LeaderElect = false
 	o.KubeAPIQPS, o.KubeAPIBurst = -1, 0
-	o.LogLevel = logLevel()
+	o.LogLevel = componenttest.LogLevel()
 	if customize != nil {
 		customize(o)
 	}
@@ -49,42 +47,12 @@ func StartTestServer(tb testing.TB, cfg *rest.Config, customize func(*options.Op
 	if err != nil {
 		tb.Fatalf("scheduler config: %v", err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	ts := &TestServer{stop: cancel, done: make(chan error, 1)}
-	ready := make(chan net.Addr, 1)
-	go func() { ts.done <- app.Run(ctx, cc, func(a net.Addr) { ready <- a }) }()
-	select {
-	case a := <-ready:
-		ts.URL = "http://" + a.String()
-	case err := <-ts.done:
-		cancel()
-		tb.Fatalf("scheduler exited: %v", err)
-	case <-time.After(30 * time.Second):
-		cancel()
-		tb.Fatalf("scheduler did not start")
-	}
-	tb.Cleanup(ts.Stop)
-	if err := ts.waitHealthy(30 * time.Second); err != nil {
-		tb.Fatal(err)
-	}
+	s := componenttest.Start(tb, "scheduler", func(ctx context.Context, ready func(net.Addr)) error {
+		return app.Run(ctx, cc, ready)
+	})
+	ts := &TestServer{Server: s, URL: "http://" + s.Addr.String()}
+	componenttest.WaitOK(tb, http.DefaultClient, ts.URL+"/readyz", 30*time.Second)
 	return ts
-}
-
-func (ts *TestServer) waitHealthy(timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		resp, err := http.Get(ts.URL + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("scheduler not ready at %s", ts.URL)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 // Metrics returns the /metrics text.
@@ -96,28 +64,4 @@ func (ts *TestServer) Metrics() (string, error) {
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	return string(b), err
-}
-
-// Stop stops the scheduler like SIGTERM does (it releases its lease) and
-// waits for it.
-func (ts *TestServer) Stop() {
-	if ts.stop == nil {
-		return
-	}
-	ts.stop()
-	ts.stop = nil
-	select {
-	case <-ts.done:
-	case <-time.After(15 * time.Second):
-	}
-}
-
-// Done delivers Run's result once it returned.
-func (ts *TestServer) Done() <-chan error { return ts.done }
-
-func logLevel() string {
-	if l := os.Getenv("DROVER_TEST_LOG_LEVEL"); l != "" {
-		return l
-	}
-	return "error"
 }
