@@ -7,21 +7,16 @@
 package bench
 
 import (
-	"bufio"
 	"context"
 	"crypto/tls"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -32,6 +27,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
+	"drover.dev/libs/benchutil"
 	"drover.dev/libs/etcdtest"
 	"drover.dev/libs/natstest"
 )
@@ -57,11 +53,7 @@ func build(b *testing.B) string {
 			buildErr = err
 			return
 		}
-		binPath = filepath.Join(dir, "drover-apiserver")
-		out, err := exec.Command("go", "build", "-o", binPath, "drover.dev/apiserver").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("build: %v: %s", err, out)
-		}
+		binPath, buildErr = benchutil.GoBuild(dir, "drover.dev/apiserver")
 	})
 	if buildErr != nil {
 		b.Fatal(buildErr)
@@ -69,21 +61,12 @@ func build(b *testing.B) string {
 	return binPath
 }
 
-func freePort(b *testing.B) int {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 // start runs etcd in-process and the apiserver as a child process.
 func start(b *testing.B, extraArgs ...string) *server {
 	b.Helper()
 	bin := build(b)
 	etcd := etcdtest.StartDurable(b)
-	port := freePort(b)
+	port := benchutil.FreePort(b)
 	args := append([]string{"--etcd-servers=" + etcd.ClientURL, "--bind-address=127.0.0.1",
 		"--secure-port=" + strconv.Itoa(port), "--log-level=error"}, extraArgs...)
 	cmd := exec.Command(bin, args...)
@@ -134,28 +117,8 @@ func pod(name string) *corev1.Pod {
 
 // parallel runs n calls of fn across the clients and returns calls per second.
 func parallel(n int, fn func(i int) error) (float64, error) {
-	var next atomic.Int64
-	var firstErr atomic.Value
-	var wg sync.WaitGroup
 	start := time.Now()
-	for range clients {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= n {
-					return
-				}
-				if err := fn(i); err != nil {
-					firstErr.CompareAndSwap(nil, err)
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	if err, ok := firstErr.Load().(error); ok {
+	if err := benchutil.Parallel(clients, n, fn); err != nil {
 		return 0, err
 	}
 	return float64(n) / time.Since(start).Seconds(), nil
@@ -281,20 +244,11 @@ func BenchmarkList10kPods(b *testing.B) {
 
 // procStatusKB reads a kB field (VmRSS, VmHWM) of /proc/<pid>/status.
 func procStatusKB(b *testing.B, pid int, field string) int {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	kb, err := benchutil.StatusKB(pid, field)
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), field+":"); ok {
-			n, _ := strconv.Atoi(strings.Fields(v)[0])
-			return n
-		}
-	}
-	b.Fatalf("no %s in /proc/%d/status", field, pid)
-	return 0
+	return kb
 }
 
 // BenchmarkWatchLatency: 100 watchers of pods; delivery latency from the
@@ -459,13 +413,9 @@ func fanout(b *testing.B, s *server, watchers, updates int) {
 
 // cpuSeconds is the user+system CPU time a process has used.
 func cpuSeconds(b *testing.B, pid int) float64 {
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	sec, err := benchutil.CPUSeconds(pid)
 	if err != nil {
 		b.Fatal(err)
 	}
-	// Fields after the command name (which may contain spaces) end with ')'.
-	fields := strings.Fields(string(raw[strings.LastIndexByte(string(raw), ')')+2:]))
-	utime, _ := strconv.ParseFloat(fields[11], 64)
-	stime, _ := strconv.ParseFloat(fields[12], 64)
-	return (utime + stime) / 100 // clock ticks (USER_HZ = 100)
+	return sec
 }

@@ -12,19 +12,14 @@
 package bench
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
-	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -38,14 +33,13 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	apitesting "drover.dev/apiserver/app/testing"
+	"drover.dev/libs/benchutil"
 	"drover.dev/libs/hollow"
 )
 
 const (
 	namespaces = 10
 	clients    = 16
-	// clkTck is USER_HZ, the unit of /proc/<pid>/stat times on Linux.
-	clkTck = 100
 )
 
 func envInt(name string, def int) int {
@@ -57,21 +51,11 @@ func envInt(name string, def int) int {
 
 func build(b *testing.B) string {
 	b.Helper()
-	bin := filepath.Join(b.TempDir(), "drover-controller-manager")
-	out, err := exec.Command("go", "build", "-o", bin, "drover.dev/controller-manager").CombinedOutput()
-	if err != nil {
-		b.Fatalf("build: %v: %s", err, out)
-	}
-	return bin
-}
-
-func freePort(b *testing.B) int {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	bin, err := benchutil.GoBuild(b.TempDir(), "drover.dev/controller-manager")
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	return bin
 }
 
 func writeKubeconfig(b *testing.B, host string) string {
@@ -89,56 +73,19 @@ func writeKubeconfig(b *testing.B, host string) string {
 
 // cpuSeconds is the user+system CPU time of pid.
 func cpuSeconds(b *testing.B, pid int) float64 {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	sec, err := benchutil.CPUSeconds(pid)
 	if err != nil {
 		b.Fatal(err)
 	}
-	// Fields after the command name, which ends with ')'.
-	f := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+2:]))
-	ut, _ := strconv.ParseFloat(f[11], 64)
-	st, _ := strconv.ParseFloat(f[12], 64)
-	return (ut + st) / clkTck
+	return sec
 }
 
 func statusKB(b *testing.B, pid int, key string) int {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	kb, err := benchutil.StatusKB(pid, key)
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer f.Close()
-	s := bufio.NewScanner(f)
-	for s.Scan() {
-		if rest, ok := strings.CutPrefix(s.Text(), key+":"); ok {
-			n, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(rest), " kB"))
-			return n
-		}
-	}
-	return 0
-}
-
-func parallel(n int, fn func(i int) error) error {
-	var next atomic.Int64
-	var firstErr atomic.Value
-	var wg sync.WaitGroup
-	for range clients {
-		wg.Go(func() {
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= n {
-					return
-				}
-				if err := fn(i); err != nil {
-					firstErr.CompareAndSwap(nil, err)
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	if err, ok := firstErr.Load().(error); ok {
-		return err
-	}
-	return nil
+	return kb
 }
 
 func deployment(i, replicas int) *apps.Deployment {
@@ -218,7 +165,7 @@ func BenchmarkConvergeDeployments(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	port := freePort(b)
+	port := benchutil.FreePort(b)
 	cmd := exec.Command(bin, "--kubeconfig="+writeKubeconfig(b, api.URL), "--leader-elect=false",
 		"--port="+strconv.Itoa(port), "--log-level=warn", "--kube-api-qps=2000", "--kube-api-burst=4000")
 	cmd.Stderr = os.Stderr
@@ -248,7 +195,7 @@ func BenchmarkConvergeDeployments(b *testing.B) {
 	pid := cmd.Process.Pid
 	cpu0 := cpuSeconds(b, pid)
 	start := time.Now()
-	err = parallel(n, func(i int) error {
+	err = benchutil.Parallel(clients, n, func(i int) error {
 		d := deployment(i, replicas)
 		_, err := cs.AppsV1().Deployments(d.Namespace).Create(ctx, d, metav1.CreateOptions{})
 		return err
@@ -275,7 +222,7 @@ func BenchmarkConvergeDeployments(b *testing.B) {
 		close(profiled)
 	}
 	start = time.Now()
-	err = parallel(n, func(i int) error {
+	err = benchutil.Parallel(clients, n, func(i int) error {
 		d := deployment(i, replicas)
 		cur, err := cs.AppsV1().Deployments(d.Namespace).Get(ctx, d.Name, metav1.GetOptions{})
 		if err != nil {

@@ -20,7 +20,6 @@ import (
 	"crypto/tls"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -29,7 +28,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -43,6 +41,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
+	"drover.dev/libs/benchutil"
 	"drover.dev/libs/etcdtest"
 )
 
@@ -65,10 +64,7 @@ func build(b *testing.B) string {
 			return
 		}
 		for _, pkg := range []string{"drover.dev/apiserver", "drover.dev/scheduler"} {
-			name := "drover-" + filepath.Base(pkg)
-			out, err := exec.Command("go", "build", "-o", filepath.Join(binDir, name), pkg).CombinedOutput()
-			if err != nil {
-				buildErr = fmt.Errorf("build %s: %v: %s", pkg, err, out)
+			if _, buildErr = benchutil.GoBuild(binDir, pkg); buildErr != nil {
 				return
 			}
 		}
@@ -77,15 +73,6 @@ func build(b *testing.B) string {
 		b.Fatal(buildErr)
 	}
 	return binDir
-}
-
-func freePort(b *testing.B) int {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 type env struct {
@@ -103,7 +90,7 @@ func startAPI(b *testing.B) *env {
 	b.Helper()
 	dir := build(b)
 	etcd := etcdtest.StartDurable(b)
-	port := freePort(b)
+	port := benchutil.FreePort(b)
 	cmd := exec.Command(filepath.Join(dir, "drover-apiserver"), "--etcd-servers="+etcd.ClientURL, "--bind-address=127.0.0.1",
 		"--secure-port="+strconv.Itoa(port), "--log-level=error")
 	cmd.Stderr = os.Stderr
@@ -154,7 +141,7 @@ func startAPI(b *testing.B) *env {
 // startScheduler runs drover-scheduler as a child process and waits for /readyz.
 func (e *env) startScheduler(b *testing.B) {
 	b.Helper()
-	port := freePort(b)
+	port := benchutil.FreePort(b)
 	cmd := exec.Command(filepath.Join(e.dir, "drover-scheduler"), "--kubeconfig="+e.kubeconfig, "--leader-elect=false",
 		"--secure-port="+strconv.Itoa(port), "--kube-api-qps=5000", "--kube-api-burst=5000", "--log-level=warn")
 	cmd.Stderr = os.Stderr
@@ -230,34 +217,6 @@ func (e *env) heapProfile(b *testing.B) {
 	_ = os.WriteFile(path, data, 0o644)
 }
 
-// parallel runs fn(i) for i in [0, n) across the clients.
-func parallel(n int, fn func(i int) error) error {
-	var next atomic.Int64
-	var firstErr atomic.Value
-	var wg sync.WaitGroup
-	for range clients {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= n {
-					return
-				}
-				if err := fn(i); err != nil {
-					firstErr.CompareAndSwap(nil, err)
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	if err, ok := firstErr.Load().(error); ok {
-		return err
-	}
-	return nil
-}
-
 // createNodes creates hollow nodes (4 CPU, 32Gi, 110 pods, zone labels),
 // then lifts the not-ready taint the apiserver puts on new nodes.
 func (e *env) createNodes(b *testing.B, n int) {
@@ -267,7 +226,7 @@ func (e *env) createNodes(b *testing.B, n int) {
 		v1.ResourceCPU: resource.MustParse("4"), v1.ResourceMemory: resource.MustParse("32Gi"),
 		v1.ResourcePods: resource.MustParse("110"),
 	}
-	err := parallel(n, func(i int) error {
+	err := benchutil.Parallel(clients, n, func(i int) error {
 		name := fmt.Sprintf("node-%05d", i)
 		node := &v1.Node{
 			ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{
@@ -371,30 +330,13 @@ func (bw *boundWatcher) wait(b *testing.B, timeout time.Duration) {
 
 // procCPU returns user+system CPU seconds of a process.
 func procCPU(pid int) float64 {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	f := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+2:]))
-	ut, _ := strconv.ParseFloat(f[11], 64)
-	st, _ := strconv.ParseFloat(f[12], 64)
-	return (ut + st) / 100 // USER_HZ
+	sec, _ := benchutil.CPUSeconds(pid) // 0 once the process is gone
+	return sec
 }
 
 func procStatusKB(pid int, field string) int {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), field+":"); ok {
-			n, _ := strconv.Atoi(strings.Fields(v)[0])
-			return n
-		}
-	}
-	return 0
+	kb, _ := benchutil.StatusKB(pid, field) // 0 once the process is gone
+	return kb
 }
 
 func percentile(d []time.Duration, p float64) time.Duration {
@@ -441,7 +383,7 @@ func BenchmarkEndToEnd(b *testing.B) {
 				created := make([]time.Time, c.pods)
 				profiled := e.cpuProfile(b)
 				start := time.Now()
-				err := parallel(c.pods, func(i int) error {
+				err := benchutil.Parallel(clients, c.pods, func(i int) error {
 					created[i] = time.Now()
 					_, err := e.cs.CoreV1().Pods(ns).Create(context.Background(), benchPod(fmt.Sprintf("pod-%05d", i), c.affinity), metav1.CreateOptions{})
 					return err
@@ -485,7 +427,7 @@ func BenchmarkSchedulerOnly(b *testing.B) {
 			for range b.N {
 				e := startAPI(b)
 				e.createNodes(b, c.nodes)
-				err := parallel(c.pods, func(i int) error {
+				err := benchutil.Parallel(clients, c.pods, func(i int) error {
 					_, err := e.cs.CoreV1().Pods(ns).Create(context.Background(), benchPod(fmt.Sprintf("pod-%05d", i), c.affinity), metav1.CreateOptions{})
 					return err
 				})
