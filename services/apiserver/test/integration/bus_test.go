@@ -27,7 +27,17 @@ import (
 
 // An informer fed by the bus converges to the same state as one fed by the
 // apiserver's HTTP watch, also across a NATS restart.
-func TestBusInformerConvergesWithHTTPInformer(t *testing.T) {
+// busEnv is an apiserver publishing to a real NATS, with clients for both.
+type busEnv struct {
+	nats *natstest.Server
+	cs   kubernetes.Interface
+	js   jetstream.JetStream
+}
+
+// startWithBus starts NATS and an apiserver publishing to it, and waits
+// until the publisher has created stream.
+func startWithBus(t *testing.T, ctx context.Context, stream string) *busEnv {
+	t.Helper()
 	ns := natstest.Start(t)
 	ts := apiservertesting.StartTestServer(t, "", func(o *options.Options) { o.NATSURL = ns.ClientURL() })
 	cs, err := kubernetes.NewForConfig(ts.Config)
@@ -38,20 +48,26 @@ func TestBusInformerConvergesWithHTTPInformer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer nc.Close()
+	t.Cleanup(nc.Close)
 	js, err := jetstream.New(nc)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	eventually(t, 20*time.Second, func() error {
-		_, err := js.Stream(ctx, bus.EventsStream)
+		_, err := js.Stream(ctx, stream)
 		return err
 	})
+	return &busEnv{nats: ns, cs: cs, js: js}
+}
+
+func TestBusInformerConvergesWithHTTPInformer(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	e := startWithBus(t, ctx, bus.EventsStream)
+	cs, js, ns := e.cs, e.js, e.nats
 
 	cms := cs.CoreV1().ConfigMaps("default")
-	httpInf := cache.NewSharedIndexInformer(cache.NewListWatchFromClient(cs.CoreV1().RESTClient(), "configmaps", "default", fieldsEverything()), &corev1.ConfigMap{}, 0, cache.Indexers{})
+	httpInf := cache.NewSharedIndexInformer(cache.NewListWatchFromClient(cs.CoreV1().RESTClient(), "configmaps", "default", fields.Everything()), &corev1.ConfigMap{}, 0, cache.Indexers{})
 	busLW := &bus.ListWatch{
 		JS: js,
 		ListFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
@@ -116,32 +132,14 @@ func state(s cache.Store) string {
 	return strings.Join(out, " ")
 }
 
-func fieldsEverything() fields.Selector { return fields.Everything() }
-
 // A kubelet-style subscriber on its node's subject hears exactly the pods
-// bound to its node: arriving, changing, leaving for another node, deleted.
+// bound to its node (created there, then deleted) and nothing of pods on
+// other nodes or unscheduled ones.
 func TestNodeSubscriberSeesOnlyItsPods(t *testing.T) {
-	ns := natstest.Start(t)
-	ts := apiservertesting.StartTestServer(t, "", func(o *options.Options) { o.NATSURL = ns.ClientURL() })
-	cs, err := kubernetes.NewForConfig(ts.Config)
-	if err != nil {
-		t.Fatal(err)
-	}
-	nc, err := nats.Connect(ns.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	eventually(t, 20*time.Second, func() error {
-		_, err := js.Stream(ctx, bus.NodesStream)
-		return err
-	})
+	e := startWithBus(t, ctx, bus.NodesStream)
+	cs, js := e.cs, e.js
 	pods := cs.CoreV1().Pods("default")
 	onNodeA := func(o runtime.Object) bool { return o.(*corev1.Pod).Spec.NodeName == "node-a" }
 	lw := &bus.ListWatch{
@@ -205,27 +203,10 @@ func TestNodeSubscriberSeesOnlyItsPods(t *testing.T) {
 // A SharedInformerFactory whose pod informer watches through the bus serves
 // listers as usual (how daemons run with --watch-source=bus).
 func TestSharedInformerFactoryOnTheBus(t *testing.T) {
-	ns := natstest.Start(t)
-	ts := apiservertesting.StartTestServer(t, "", func(o *options.Options) { o.NATSURL = ns.ClientURL() })
-	cs, err := kubernetes.NewForConfig(ts.Config)
-	if err != nil {
-		t.Fatal(err)
-	}
-	nc, err := nats.Connect(ns.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	eventually(t, 20*time.Second, func() error {
-		_, err := js.Stream(ctx, bus.EventsStream)
-		return err
-	})
+	e := startWithBus(t, ctx, bus.EventsStream)
+	cs, js := e.cs, e.js
 	factory := informers.NewSharedInformerFactory(cs, 0)
 	bus.UseBus(factory, js, bus.Resource{Resource: "pods", Client: cs.CoreV1().RESTClient(), New: func() runtime.Object { return &corev1.Pod{} }})
 	pods := factory.Core().V1().Pods()
