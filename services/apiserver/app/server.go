@@ -110,7 +110,7 @@ func Run(ctx context.Context, opts *options.Options, ready Ready) error {
 			return fmt.Errorf("apiserver: jetstream: %w", err)
 		}
 		if opts.WatchCacheSource() == "bus" {
-			cacheOpts.Feed = &busfeed.Feed{JS: js, Key: store.Key, Logger: lg.Named("busfeed")}
+			cacheOpts.Feed = &busfeed.Feed{JS: js, Key: store.Key}
 		}
 	}
 	lg.Info("object cache", zap.String("source", opts.WatchCacheSource()))

@@ -13,7 +13,6 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"go.uber.org/zap"
 	"google.golang.org/protobuf/proto"
 
 	"drover.dev/apiserver/internal/cache"
@@ -25,8 +24,7 @@ import (
 type Feed struct {
 	JS jetstream.JetStream
 	// Key builds the etcd key of an object (storage.Store.Key).
-	Key    func(resource, namespace, name string) string
-	Logger *zap.Logger
+	Key func(resource, namespace, name string) string
 }
 
 var _ cache.Feed = (*Feed)(nil)

@@ -290,6 +290,32 @@ func (c *Cache) setRevLocked(rev int64) {
 	c.revNotify = make(chan struct{})
 }
 
+// EventOf turns a change into the event watchers see, parsing the stored
+// values; ok is false for a deletion whose last state is unknown.
+func EventOf(parse Parser, resource string, ch Change) (ev Event, ok bool, err error) {
+	var prev *Item
+	if ch.Prev != nil {
+		if p, err := parse(resource, ch.Key, ch.Prev, ch.PrevRev); err == nil {
+			prev = p
+		}
+	}
+	if ch.Deleted {
+		if prev == nil {
+			return Event{}, false, nil
+		}
+		return Event{Type: watch.Deleted, RV: ch.ModRevision, Obj: prev, Prev: prev}, true, nil
+	}
+	it, err := parse(resource, ch.Key, ch.Value, ch.ModRevision)
+	if err != nil {
+		return Event{}, false, err
+	}
+	typ := watch.Modified
+	if prev == nil {
+		typ = watch.Added
+	}
+	return Event{Type: typ, RV: ch.ModRevision, Obj: it, Prev: prev}, true, nil
+}
+
 func (c *Cache) apply(changes []Change, headerRev int64) {
 	type parsed struct {
 		res string
@@ -297,34 +323,18 @@ func (c *Cache) apply(changes []Change, headerRev int64) {
 	}
 	// Decode outside the lock so readers are not held up.
 	out := make([]parsed, 0, len(changes))
-	for _, e := range changes {
-		res, ok := c.resourceOf(e.Key)
+	for _, ch := range changes {
+		res, ok := c.resourceOf(ch.Key)
 		if !ok {
 			continue
 		}
-		var prev *Item
-		if e.Prev != nil {
-			if p, err := c.parse(res, e.Key, e.Prev, e.PrevRev); err == nil {
-				prev = p
-			}
-		}
-		if e.Deleted {
-			if prev == nil {
-				continue
-			}
-			out = append(out, parsed{res, Event{Type: watch.Deleted, RV: e.ModRevision, Obj: prev, Prev: prev}})
-			continue
-		}
-		it, err := c.parse(res, e.Key, e.Value, e.ModRevision)
+		ev, ok, err := EventOf(c.parse, res, ch)
 		if err != nil {
-			c.lg.Warn("skipping undecodable object", zap.String("key", e.Key), zap.Error(err))
-			continue
+			c.lg.Warn("skipping undecodable object", zap.String("key", ch.Key), zap.Error(err))
 		}
-		typ := watch.Modified
-		if prev == nil {
-			typ = watch.Added
+		if ok {
+			out = append(out, parsed{res, ev})
 		}
-		out = append(out, parsed{res, Event{Type: typ, RV: e.ModRevision, Obj: it, Prev: prev}})
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()

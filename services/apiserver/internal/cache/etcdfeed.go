@@ -39,18 +39,23 @@ func (f *etcdFeed) Follow(ctx context.Context, rev int64, sink Sink) error {
 		}
 		changes := make([]Change, 0, len(wresp.Events))
 		for _, e := range wresp.Events {
-			ch := Change{Key: string(e.Kv.Key), ModRevision: e.Kv.ModRevision, Deleted: e.Type == clientv3.EventTypeDelete}
-			if !ch.Deleted {
-				ch.Value = e.Kv.Value
-			}
-			if e.PrevKv != nil {
-				ch.Prev, ch.PrevRev = e.PrevKv.Value, e.PrevKv.ModRevision
-			}
-			changes = append(changes, ch)
+			changes = append(changes, ChangeOf(e))
 		}
 		sink.Apply(changes, wresp.Header.Revision)
 	}
 	return fmt.Errorf("cache: watch channel closed")
+}
+
+// ChangeOf reads an etcd watch event (with its previous value) as a Change.
+func ChangeOf(e *clientv3.Event) Change {
+	ch := Change{Key: string(e.Kv.Key), ModRevision: e.Kv.ModRevision, Deleted: e.Type == clientv3.EventTypeDelete}
+	if !ch.Deleted {
+		ch.Value = e.Kv.Value
+	}
+	if e.PrevKv != nil {
+		ch.Prev, ch.PrevRev = e.PrevKv.Value, e.PrevKv.ModRevision
+	}
+	return ch
 }
 
 func (f *etcdFeed) setWatch(wctx context.Context) {

@@ -100,11 +100,17 @@ func (w *Watcher) matches(it *Item) bool {
 	return w.req.Match == nil || w.req.Match(it)
 }
 
-// convert turns a change into what this watcher sees: an object that starts
-// matching its selector is Added, one that stops matching is Deleted.
+// convert turns a change into what this watcher sees.
 func (w *Watcher) convert(ev Event) (Event, bool) {
-	cur := ev.Type != watch.Deleted && w.matches(ev.Obj)
-	prev := ev.Prev != nil && w.matches(ev.Prev)
+	return Transition(ev, w.matches)
+}
+
+// Transition turns a change into what a watcher with the filter matches
+// sees: an object that starts matching is Added, one that stops matching
+// is Deleted, one it never matched is not seen at all.
+func Transition(ev Event, matches func(*Item) bool) (Event, bool) {
+	cur := ev.Type != watch.Deleted && matches(ev.Obj)
+	prev := ev.Prev != nil && matches(ev.Prev)
 	switch {
 	case ev.Type == watch.Deleted && prev:
 		return ev, true

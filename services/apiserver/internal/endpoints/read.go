@@ -25,8 +25,9 @@ import (
 	"drover.dev/apiserver/internal/storage"
 )
 
-// itemFromKV builds a cache item from a value read directly from etcd.
-func itemFromKV(resource, key string, value []byte, rv int64) (*cache.Item, error) {
+// Parse builds a cache item from a stored value: the cache's, the bus
+// publisher's and direct etcd reads' parser.
+func Parse(resource, key string, value []byte, rv int64) (*cache.Item, error) {
 	m, err := fieldlabels.Extract(resource, value)
 	if err != nil {
 		return nil, err
@@ -34,11 +35,6 @@ func itemFromKV(resource, key string, value []byte, rv int64) (*cache.Item, erro
 	it := cache.NewItem(key, m.Namespace, m.Name, value, rv, m.Labels, m.Fields)
 	it.UID = m.UID
 	return it, nil
-}
-
-// Parse is the cache parser for stored objects.
-func Parse(resource, key string, value []byte, rv int64) (*cache.Item, error) {
-	return itemFromKV(resource, key, value, rv)
 }
 
 // readConsistency interprets resourceVersion for get and list: it waits
@@ -392,7 +388,7 @@ func (a *API) listEtcd(q *request, prefix, start string, rev int64, opts *listOp
 		}
 		rev = page.Revision
 		for i, kv := range page.KVs {
-			it, err := itemFromKV(q.storageRes.Resource, kv.Key, kv.Value, kv.ModRevision)
+			it, err := Parse(q.storageRes.Resource, kv.Key, kv.Value, kv.ModRevision)
 			if err != nil {
 				continue
 			}

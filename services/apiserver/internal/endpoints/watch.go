@@ -206,21 +206,13 @@ func (a *API) watchEtcd(ctx context.Context, ws *watchStream, req cache.WatchReq
 			if wresp.Err() != nil {
 				return
 			}
+			matches := func(it *cache.Item) bool { return req.Match == nil || req.Match(it) }
 			for _, e := range wresp.Events {
-				ev, ok := etcdEvent(q.storageRes.Resource, e)
+				ev, ok, _ := cache.EventOf(Parse, q.storageRes.Resource, cache.ChangeOf(e))
 				if !ok {
 					continue
 				}
-				matches := func(it *cache.Item) bool { return it != nil && (req.Match == nil || req.Match(it)) }
-				cur := ev.Type != watch.Deleted && matches(ev.Obj)
-				prev := matches(ev.Prev)
-				switch {
-				case ev.Type == watch.Deleted && prev, cur && prev:
-				case cur && !prev:
-					ev.Type = watch.Added
-				case !cur && prev:
-					ev = cache.Event{Type: watch.Deleted, RV: ev.RV, Obj: ev.Prev}
-				default:
+				if ev, ok = cache.Transition(ev, matches); !ok {
 					continue
 				}
 				if err := ws.send(ev.Type, ev.Obj, ev.RV); err != nil {
@@ -234,28 +226,6 @@ func (a *API) watchEtcd(ctx context.Context, ws *watchStream, req cache.WatchReq
 			return
 		}
 	}
-}
-
-func etcdEvent(resource string, e *clientv3.Event) (cache.Event, bool) {
-	var prev *cache.Item
-	if e.PrevKv != nil {
-		prev, _ = itemFromKV(resource, string(e.PrevKv.Key), e.PrevKv.Value, e.PrevKv.ModRevision)
-	}
-	if e.Type == clientv3.EventTypeDelete {
-		if prev == nil {
-			return cache.Event{}, false
-		}
-		return cache.Event{Type: watch.Deleted, RV: e.Kv.ModRevision, Obj: prev, Prev: prev}, true
-	}
-	it, err := itemFromKV(resource, string(e.Kv.Key), e.Kv.Value, e.Kv.ModRevision)
-	if err != nil {
-		return cache.Event{}, false
-	}
-	typ := watch.Modified
-	if e.IsCreate() || prev == nil {
-		typ = watch.Added
-	}
-	return cache.Event{Type: typ, RV: e.Kv.ModRevision, Obj: it, Prev: prev}, true
 }
 
 func (ws *watchStream) flush() {
