@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -56,5 +57,24 @@ func UseBus(factory informers.SharedInformerFactory, js jetstream.JetStream, res
 		factory.InformerFor(obj, func(_ kubernetes.Interface, resync time.Duration) cache.SharedIndexInformer {
 			return cache.NewSharedIndexInformer(lw, obj, resync, cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc})
 		})
+	}
+}
+
+// NewNodePodsListWatch lists a node's pods with list (which should select
+// spec.nodeName) and watches them on the node's routing subject; a pod
+// that leaves the node arrives as a deletion.
+func NewNodePodsListWatch(js jetstream.JetStream, node string, list func(context.Context, metav1.ListOptions) (runtime.Object, error)) *ListWatch {
+	return &ListWatch{
+		JS:       js,
+		ListFunc: list,
+		Source: Source{
+			Stream:   NodesStream,
+			Subjects: []string{NodePodsSubject(node)},
+			Decode: func(b []byte) (runtime.Object, error) {
+				p := &corev1.Pod{}
+				return p, json.Unmarshal(b, p)
+			},
+			Match: func(o runtime.Object) bool { return o.(*corev1.Pod).Spec.NodeName == node },
+		},
 	}
 }
