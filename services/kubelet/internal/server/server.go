@@ -46,9 +46,9 @@ type Options struct {
 
 // Server is a running kubelet API.
 type Server struct {
-	Addr net.Addr
-	srv  *http.Server
-	o    Options
+	Addr   net.Addr
+	srv    *http.Server
+	o      Options
 	source atomic.Pointer[Pods]
 }
 
