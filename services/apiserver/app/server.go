@@ -124,7 +124,12 @@ func Run(ctx context.Context, opts *options.Options, ready Ready) error {
 		return err
 	}
 	stopping := make(chan struct{})
+	kubelets, err := kubeletClient(opts)
+	if err != nil {
+		return err
+	}
 	api := endpoints.New(endpoints.Config{
+		Kubelets:        kubelets,
 		FieldManager:    fields,
 		Registry:        reg,
 		Store:           store,
@@ -365,4 +370,37 @@ func selfSigned(host string) (tls.Certificate, error) {
 		return tls.Certificate{}, err
 	}
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, nil
+}
+
+// kubeletClient reaches kubelets' HTTPS APIs with the kubelet client
+// certificate; kubelets' serving certificates are verified only against
+// --kubelet-certificate-authority, as kube-apiserver does.
+func kubeletClient(o *options.Options) (*http.Client, error) {
+	tc := &tls.Config{MinVersion: tls.VersionTLS12}
+	if o.KubeletCertificateAuthority != "" {
+		pem, err := os.ReadFile(o.KubeletCertificateAuthority)
+		if err != nil {
+			return nil, fmt.Errorf("app: kubelet CA: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("app: kubelet CA %s holds no certificate", o.KubeletCertificateAuthority)
+		}
+		tc.RootCAs = pool
+	} else {
+		tc.InsecureSkipVerify = true
+	}
+	if o.KubeletClientCertificate != "" {
+		cert, err := tls.LoadX509KeyPair(o.KubeletClientCertificate, o.KubeletClientKey)
+		if err != nil {
+			return nil, fmt.Errorf("app: kubelet client certificate: %w", err)
+		}
+		tc.Certificates = []tls.Certificate{cert}
+	}
+	return &http.Client{Transport: &http.Transport{
+		TLSClientConfig:       tc,
+		DialContext:           (&net.Dialer{Timeout: 10 * time.Second}).DialContext,
+		ResponseHeaderTimeout: 30 * time.Second,
+		ForceAttemptHTTP2:     true,
+	}}, nil
 }

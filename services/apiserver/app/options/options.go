@@ -29,6 +29,10 @@ type Options struct {
 	Profiling             bool
 	NATSURL               string
 	WatchCacheSourceFlag  string
+	// Kubelet client TLS, for pods/log.
+	KubeletClientCertificate    string
+	KubeletClientKey            string
+	KubeletCertificateAuthority string
 }
 
 // WatchCacheSource is where the object cache gets its changes: "bus" by
@@ -66,6 +70,9 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.BindAddress, "bind-address", o.BindAddress, "IP address to listen on")
 	fs.IntVar(&o.SecurePort, "secure-port", o.SecurePort, "HTTPS port (0 picks a free port)")
 	fs.StringVar(&o.AdvertiseAddress, "advertise-address", o.AdvertiseAddress, "IP address published in the kubernetes Service endpoints (default: bind address, or 127.0.0.1 when binding to all addresses)")
+	fs.StringVar(&o.KubeletClientCertificate, "kubelet-client-certificate", o.KubeletClientCertificate, "client certificate the apiserver presents to kubelets (pods/log)")
+	fs.StringVar(&o.KubeletClientKey, "kubelet-client-key", o.KubeletClientKey, "key of --kubelet-client-certificate")
+	fs.StringVar(&o.KubeletCertificateAuthority, "kubelet-certificate-authority", o.KubeletCertificateAuthority, "CA that signs kubelets' serving certificates (unverified when empty, as kube-apiserver)")
 	fs.StringVar(&o.TLSCertFile, "tls-cert-file", o.TLSCertFile, "serving certificate (PEM); a self-signed one is generated when empty")
 	fs.StringVar(&o.TLSPrivateKeyFile, "tls-private-key-file", o.TLSPrivateKeyFile, "serving private key (PEM)")
 	fs.StringVar(&o.ClientCAFile, "client-ca-file", o.ClientCAFile, "CA bundle that client certificates are verified against when presented")
@@ -94,6 +101,9 @@ func (o *Options) Validate() []error {
 	}
 	if o.AdvertiseAddress != "" && net.ParseIP(o.AdvertiseAddress) == nil {
 		errs = append(errs, fmt.Errorf("--advertise-address %q is not an IP address", o.AdvertiseAddress))
+	}
+	if (o.KubeletClientCertificate == "") != (o.KubeletClientKey == "") {
+		errs = append(errs, fmt.Errorf("--kubelet-client-certificate and --kubelet-client-key go together"))
 	}
 	if (o.TLSCertFile == "") != (o.TLSPrivateKeyFile == "") {
 		errs = append(errs, fmt.Errorf("--tls-cert-file and --tls-private-key-file go together"))

@@ -52,6 +52,8 @@ type Config struct {
 	MinWatchTimeout time.Duration
 	// BookmarkInterval is how often idle watches get a bookmark.
 	BookmarkInterval time.Duration
+	// Kubelets reaches kubelets' APIs (pods/log); nil answers 503.
+	Kubelets *http.Client
 }
 
 // API serves resource requests.

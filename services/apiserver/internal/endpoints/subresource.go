@@ -48,6 +48,8 @@ func (a *API) serveSubresource(q *request) {
 		a.createBinding(q, q.info.Name)
 	case "eviction":
 		a.createEviction(q)
+	case "log":
+		a.podLog(q)
 	case "finalize":
 		a.finalizeNamespace(q)
 	default:

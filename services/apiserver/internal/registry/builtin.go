@@ -35,6 +35,7 @@ func Builtin() *Registry {
 			Subresources: []Subresource{
 				{Name: "binding", GVK: schema.GroupVersionKind{Version: "v1", Kind: "Binding"}, Verbs: []string{"create"}},
 				{Name: "eviction", GVK: schema.GroupVersionKind{Group: "policy", Version: "v1", Kind: "Eviction"}, Verbs: []string{"create"}},
+				{Name: "log", GVK: schema.GroupVersionKind{Version: "v1", Kind: "Pod"}, Verbs: []string{"get"}},
 				status(),
 			}},
 		{GroupVersionResource: gvr("", "v1", "replicationcontrollers"), Kind: "ReplicationController", SingularName: "replicationcontroller", Namespaced: true, ShortNames: []string{"rc"}, Categories: all, Subresources: []Subresource{scale(), status()}},

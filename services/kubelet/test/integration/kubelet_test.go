@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -177,17 +178,17 @@ func TestPodRunsReportsStatusAndIsDeletedGracefully(t *testing.T) {
 			t.Fatalf("container %s: %+v", c.Name, c)
 		}
 	}
-	events, err := cs.CoreV1().Events("default").List(ctx, metav1.ListOptions{FieldSelector: "involvedObject.name=web"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	reasons := map[string]int{}
-	for _, e := range events.Items {
-		reasons[e.Reason]++
-	}
-	if reasons["Started"] < 3 || reasons["Created"] < 3 {
-		t.Fatalf("events: %v", reasons)
-	}
+	eventually(t, 10*time.Second, "events", func() (bool, error) {
+		events, err := cs.CoreV1().Events("default").List(ctx, metav1.ListOptions{FieldSelector: "involvedObject.name=web"})
+		if err != nil {
+			return false, err
+		}
+		reasons := map[string]int{}
+		for _, e := range events.Items {
+			reasons[e.Reason] += int(e.Count)
+		}
+		return reasons["Started"] >= 3 && reasons["Created"] >= 3, fmt.Errorf("events: %v", reasons)
+	})
 
 	// The kubelet API lists the pod and serves its (empty) logs.
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
@@ -207,6 +208,21 @@ func TestPodRunsReportsStatusAndIsDeletedGracefully(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusBadRequest {
 		t.Fatalf("logs of an unknown container: %s", resp.Status)
+	}
+
+	// pods/log goes through the apiserver to the kubelet.
+	logs, err := cs.CoreV1().Pods("default").GetLogs("web", &v1.PodLogOptions{Container: "main"}).DoRaw(ctx)
+	if err != nil || string(logs) != "hollow container main started\n" {
+		t.Fatalf("pods/log: %q %v", logs, err)
+	}
+	err = cs.CoreV1().Pods("default").GetLogs("web", &v1.PodLogOptions{}).Do(ctx).Error()
+	if !apierrors.IsBadRequest(err) || !strings.Contains(err.Error(), "a container name must be specified for pod web, choose one of: [main side] or one of the init containers: [setup]") {
+		t.Fatalf("pods/log without a container: %v", err)
+	}
+	neg := int64(-1)
+	err = cs.CoreV1().Pods("default").GetLogs("web", &v1.PodLogOptions{Container: "main", TailLines: &neg}).Do(ctx).Error()
+	if !apierrors.IsInvalid(err) {
+		t.Fatalf("negative tailLines: %v", err)
 	}
 
 	// A graceful delete is confirmed by the kubelet once the pod stopped.

@@ -200,6 +200,7 @@ func (r *Runtime) StartContainer(_ context.Context, id string) error {
 	}
 	c.status.State = runtime.ContainerRunning
 	c.status.StartedAt = time.Now()
+	c.logs = fmt.Appendf(c.logs, "hollow container %s started\n", c.status.Name)
 	if r.EndInitContainers && c.status.Labels[InitLabel] == "true" {
 		r.exit(c, 0, "Completed") // init containers succeed at once
 	}
