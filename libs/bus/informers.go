@@ -26,11 +26,21 @@ type Resource struct {
 	Client cache.Getter
 	// New returns an empty object of the resource's type, e.g. &corev1.Pod{}.
 	New func() runtime.Object
+	// FieldSelector narrows lists (e.g. "status.phase!=Succeeded"); Match
+	// must then apply the same rule to watched objects.
+	FieldSelector string
+	Match         func(runtime.Object) bool
 }
 
 // NewResourceListWatch lists r through the apiserver and watches it on the bus.
 func NewResourceListWatch(js jetstream.JetStream, r Resource) *ListWatch {
-	http := cache.NewListWatchFromClient(r.Client, r.Resource, r.Namespace, fields.Everything())
+	sel := fields.Everything()
+	if r.FieldSelector != "" {
+		if parsed, err := fields.ParseSelector(r.FieldSelector); err == nil {
+			sel = parsed
+		}
+	}
+	http := cache.NewListWatchFromClient(r.Client, r.Resource, r.Namespace, sel)
 	return &ListWatch{
 		JS: js,
 		ListFunc: func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
@@ -43,6 +53,7 @@ func NewResourceListWatch(js jetstream.JetStream, r Resource) *ListWatch {
 				obj := r.New()
 				return obj, json.Unmarshal(b, obj)
 			},
+			Match: r.Match,
 		},
 	}
 }

@@ -24,6 +24,7 @@ import (
 	"drover.dev/controller-manager/app/options"
 	"drover.dev/controller-manager/internal/controller"
 	"drover.dev/controller-manager/internal/controllers"
+	"drover.dev/libs/bus"
 	"drover.dev/libs/component"
 )
 
@@ -114,12 +115,28 @@ func runControllers(ctx context.Context, cc config.CompletedConfig, table []cont
 	events := record.NewBroadcaster(record.WithContext(ctx))
 	events.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: cc.Client.CoreV1().Events("")})
 	defer events.Shutdown()
+	js, closeBus, err := cc.Options.Watch.Connect("drover-controller-manager", lg)
+	if err != nil {
+		return err
+	}
+	defer closeBus()
+	factory := informers.NewSharedInformerFactoryWithOptions(cc.Client, 0, informers.WithTransform(controller.TrimForCache))
+	if js != nil {
+		// The metadata informers (garbage collector) keep watching the
+		// apiserver: the bus carries whole objects of known kinds.
+		rs, err := bus.Standard(cc.Client, "pods", "nodes", "namespaces", "services", "endpoints", "endpointslices",
+			"serviceaccounts", "replicationcontrollers", "replicasets", "deployments")
+		if err != nil {
+			return err
+		}
+		bus.UseBus(factory, js, rs...)
+	}
 	cx := &controllers.Context{
 		Events:            events,
 		Client:            cc.Client,
 		Metadata:          cc.Metadata,
 		Discovery:         cc.Client.Discovery(),
-		Informers:         informers.NewSharedInformerFactoryWithOptions(cc.Client, 0, informers.WithTransform(controller.TrimForCache)),
+		Informers:         factory,
 		MetadataInformers: metadatainformer.NewSharedInformerFactory(cc.Metadata, 0),
 		Logger:            lg,
 		Settings:          cc.Settings,

@@ -70,7 +70,15 @@ func Run(ctx context.Context, cc config.CompletedConfig, ready func(net.Addr)) e
 	defer func() { _ = srv.Close() }()
 	m := metrics.New(srv.Registry)
 
-	factory := scheduler.NewInformerFactory(cc.Client, 0)
+	js, closeBus, err := cc.Options.Watch.Connect("drover-scheduler", lg)
+	if err != nil {
+		return err
+	}
+	defer closeBus()
+	factory, err := scheduler.NewInformerFactory(cc.Client, 0, js)
+	if err != nil {
+		return err
+	}
 	sched, err := scheduler.New(scheduler.Options{
 		Client:    cc.Client,
 		Informers: factory,

@@ -144,7 +144,7 @@ func buildSwagger(version string, docs []*document, defs *schemaSet) *spec.Swagg
 				sortV2Params(op.Parameters)
 				for _, resp := range r.responses {
 					op.Responses.StatusCodeResponses[resp.code] = spec.Response{ResponseProps: spec.ResponseProps{
-						Description: resp.description, Schema: refSchema(v2, defs.define(resp.typ)),
+						Description: resp.description, Schema: responseSchema(v2, defs, resp.typ),
 					}}
 				}
 				op.Responses.StatusCodeResponses[401] = spec.Response{ResponseProps: spec.ResponseProps{Description: unauthorized}}
@@ -315,7 +315,10 @@ func buildV3(version string, d *document, defs *schemaSet) *spec3.OpenAPI {
 				op.RequestBody = body
 			}
 			for _, resp := range r.responses {
-				s := use(resp.typ)
+				s := stringSchema()
+				if resp.typ != nil {
+					s = use(resp.typ)
+				}
 				out := &spec3.Response{ResponseProps: spec3.ResponseProps{Description: resp.description, Content: map[string]*spec3.MediaType{}}}
 				for _, ct := range r.produces {
 					out.Content[ct] = &spec3.MediaType{MediaTypeProps: spec3.MediaTypeProps{Schema: s}}
@@ -383,4 +386,17 @@ func v3Param(p param) *spec3.Parameter {
 		Name: p.name, In: p.in, Description: p.description, Required: p.required,
 		Schema: &spec.Schema{SchemaProps: spec.SchemaProps{Type: []string{p.typ}, UniqueItems: true}},
 	}}
+}
+
+// stringSchema is a plain string body (pods/log).
+func stringSchema() *spec.Schema {
+	return &spec.Schema{SchemaProps: spec.SchemaProps{Type: []string{"string"}}}
+}
+
+// responseSchema refers to typ's definition, or is a string for nil.
+func responseSchema(d dialect, defs *schemaSet, typ reflect.Type) *spec.Schema {
+	if typ == nil {
+		return stringSchema()
+	}
+	return refSchema(d, defs.define(typ))
 }

@@ -3,6 +3,7 @@ package openapi
 import (
 	"bytes"
 	"fmt"
+	corev1 "k8s.io/api/core/v1"
 	"reflect"
 	"strings"
 	"unicode"
@@ -80,7 +81,7 @@ type bodyParam struct {
 type response struct {
 	code        int
 	description string
-	typ         reflect.Type
+	typ         reflect.Type // nil: a plain string
 }
 
 // document is one OpenAPI v3 document: the routes below one discovery path
@@ -297,6 +298,12 @@ func (b *routeBuilder) routes(subresource, storageKind string, gvk schema.GroupV
 			}
 			r.operationID = "read" + namespaced + kind + title + suffix
 			r.responses = []response{{200, "OK", objType}}
+			if isSub && subresource == "log" {
+				// Logs are text: a string schema and PodLogOptions' parameters.
+				r.produces = append([]string{"text/plain"}, objectMediaTypes...)
+				r.responses = []response{{200, "OK", nil}}
+				params = append(params, optionParams(&corev1.PodLogOptions{})...)
+			}
 		case verbList:
 			r.method, r.action = "GET", "list"
 			r.description = "list objects of kind " + kind

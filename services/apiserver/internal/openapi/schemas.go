@@ -31,7 +31,9 @@ func Schemas(reg *registry.Registry) (map[string]*spec.Schema, error) {
 				defs.define(r.body.typ)
 			}
 			for _, resp := range r.responses {
-				defs.define(resp.typ)
+				if resp.typ != nil {
+					defs.define(resp.typ)
+				}
 			}
 		}
 	}

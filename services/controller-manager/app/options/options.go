@@ -10,6 +10,8 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"drover.dev/libs/bus"
+
 	"drover.dev/controller-manager/internal/controllers"
 )
 
@@ -21,6 +23,7 @@ type Options struct {
 	BindAddress  string
 	Port         int
 	LogLevel     string
+	Watch        bus.WatchOptions
 	// GCPercent is the Go heap growth allowed between collections.
 	GCPercent int
 
@@ -99,6 +102,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&o.KubeAPIBurst, "kube-api-burst", o.KubeAPIBurst, "client-side burst towards the apiserver")
 	fs.StringVar(&o.BindAddress, "bind-address", o.BindAddress, "IP address of the /healthz /readyz /metrics listener (plain HTTP)")
 	fs.IntVar(&o.Port, "port", o.Port, "port of the /healthz /readyz /metrics listener (0 picks a free one)")
+	o.Watch.AddFlags(fs)
 	fs.StringVar(&o.LogLevel, "log-level", o.LogLevel, "debug, info, warn or error")
 	fs.IntVar(&o.GCPercent, "gc-percent", o.GCPercent, "Go heap growth between collections in percent (as GOGC, which overrides it when set); lower trades CPU for memory")
 	fs.StringSliceVar(&o.Controllers, "controllers", o.Controllers, fmt.Sprintf(
@@ -137,6 +141,7 @@ func (o *Options) Validate() []error {
 	if o.Port < 0 || o.Port > 65535 {
 		errs = append(errs, fmt.Errorf("--port %d is out of range", o.Port))
 	}
+	errs = append(errs, o.Watch.Validate()...)
 	switch o.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:

@@ -2,7 +2,6 @@ package image
 
 import (
 	"archive/tar"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -345,7 +344,8 @@ func (s *Store) importDropped(ctx context.Context, dir, file string) {
 		return
 	}
 	if err != nil {
-		msg := bytes.NewBufferString(err.Error() + "\n")
-		_ = os.WriteFile(target+".error", msg.Bytes(), 0o644)
+		if werr := os.WriteFile(target+".error", []byte(err.Error()+"\n"), 0o644); werr != nil {
+			s.lg.Warn("failed to write import error", zap.String("archive", target), zap.Error(werr))
+		}
 	}
 }

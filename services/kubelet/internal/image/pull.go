@@ -37,7 +37,12 @@ func (s *Store) PullImage(ctx context.Context, ref string, auth []runtime.Regist
 			return nil, err
 		}
 	}
+	// Pulls of one reference share the work, unless they bring different
+	// credentials (one may be allowed where the other is not).
 	key := "pull:" + canonicalName(r)
+	for _, a := range auth {
+		key += "|" + a.Server + "|" + a.Username + "|" + digestOf([]byte(a.Password+"\x00"+a.Auth+"\x00"+a.IdentityToken))
+	}
 	v, err, _ := s.flight.Do(key, func() (any, error) {
 		start := time.Now()
 		img, err := s.pull(ctx, r, auth)

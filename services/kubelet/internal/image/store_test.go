@@ -563,3 +563,37 @@ func tarTree(t *testing.T, dir, out string) {
 		t.Fatal(err)
 	}
 }
+
+func TestServerMatches(t *testing.T) {
+	tests := []struct {
+		server, image string
+		want          bool
+	}{
+		{"127.0.0.1:5000", "127.0.0.1:5000/a/b:1", true},
+		{"127.0.0.1:5001", "127.0.0.1:5000/a/b:1", false},
+		{"https://index.docker.io/v1/", "busybox", true},
+		{"docker.io", "library/busybox:1", true},
+		{"registry-1.docker.io", "someone/app", true},
+		{"quay.io", "busybox", false},
+		{"*.example.com", "reg.example.com/x", true},
+		{"*.example.com", "a.reg.example.com/x", false},
+		{"*.example.com", "example.com/x", false},
+		{"reg.example.com/team", "reg.example.com/team/app:1", true},
+		{"reg.example.com/team", "reg.example.com/teamwork/app:1", false},
+		{"", "busybox", false},
+	}
+	for _, tt := range tests {
+		r, err := name.ParseReference(tt.image)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, got := serverMatches(tt.server, r.Context()); got != tt.want {
+			t.Errorf("serverMatches(%q, %q) = %v, want %v", tt.server, tt.image, got, tt.want)
+		}
+	}
+	a, _ := serverMatches("reg.example.com", name.MustParseReference("reg.example.com/team/app").Context())
+	b, _ := serverMatches("reg.example.com/team", name.MustParseReference("reg.example.com/team/app").Context())
+	if b <= a {
+		t.Errorf("path-specific credential scores %d, host-wide %d: want it preferred", b, a)
+	}
+}

@@ -115,7 +115,7 @@ func unpack(ctx context.Context, r io.Reader, dir string, lg *zap.Logger) (int64
 				return 0, fmt.Errorf("mkdir %q: %w", hdr.Name, err)
 			}
 			dirs = append(dirs, dirTimes{target, hdr.ModTime})
-		case tar.TypeReg, tar.TypeRegA: //nolint:staticcheck // old tars still use TypeRegA
+		case tar.TypeReg: // tar.Reader reports old TypeRegA entries as TypeReg
 			n, err := writeFile(target, tr)
 			if err != nil {
 				return 0, fmt.Errorf("file %q: %w", hdr.Name, err)

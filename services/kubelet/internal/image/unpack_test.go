@@ -5,8 +5,10 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"go.uber.org/zap"
@@ -56,7 +58,7 @@ func TestUnpackEntryTypes(t *testing.T) {
 		{Name: "home/app/hard", Linkname: "home/app/data", Hardlink: true},
 		{Name: "run/fifo", Typeflag: tar.TypeFifo, Mode: 0o600},
 		{Name: "dev/null", Typeflag: tar.TypeChar, Mode: 0o666},
-		{Name: "etc/capped", Mode: 0o755, Data: []byte("x"), Xattrs: map[string]string{"user.drover": "yes"}},
+		{Name: "etc/capped", Mode: 0o755, Data: []byte("x"), Xattrs: map[string]string{"trusted.drover": "yes"}},
 		// A later entry replaces an earlier one, even a symlink.
 		{Name: "etc/replaced", Linkname: "/etc/passwd"},
 		{Name: "etc/replaced", Mode: 0o600, Data: []byte("file now")},
@@ -86,7 +88,7 @@ func TestUnpackEntryTypes(t *testing.T) {
 		t.Errorf("char dev mode %o", st.Mode)
 	}
 	buf := make([]byte, 16)
-	if n, err := unix.Lgetxattr(filepath.Join(dir, "etc/capped"), "user.drover", buf); err != nil || string(buf[:n]) != "yes" {
+	if n, err := unix.Lgetxattr(filepath.Join(dir, "etc/capped"), "trusted.drover", buf); err != nil || string(buf[:n]) != "yes" {
 		t.Errorf("xattr: %q %v", buf[:n], err)
 	}
 	if b, err := os.ReadFile(filepath.Join(dir, "etc/replaced")); err != nil || string(b) != "file now" {
@@ -271,5 +273,35 @@ func TestUnpackDigestMismatch(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(s.tmpDir()); len(entries) != 0 {
 		t.Errorf("tmp not cleaned: %v", entries)
+	}
+}
+
+// TestBusyboxRunsFromLayer runs the unpacked busybox image in a chroot: the
+// layer is a usable root filesystem (applet symlinks, permissions, /tmp).
+func TestBusyboxRunsFromLayer(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "bb.tar")
+	if err := testimages.WriteDockerArchive(path, "example.com/bb:1", busybox(t)); err != nil {
+		t.Fatal(err)
+	}
+	s := newStore(t, Options{})
+	imgs, err := s.ImportArchive(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dirs, err := s.LayerDirs(imgs[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("/bin/sh", "-c", "echo hi > /tmp/x && cat /tmp/x && id -u nobody && ls /bin | wc -l")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Chroot: dirs[0]}
+	cmd.Dir = "/"
+	cmd.Env = imgs[0].Env
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("sh in the layer: %v: %s", err, out)
+	}
+	lines := strings.Fields(string(out))
+	if len(lines) != 3 || lines[0] != "hi" || lines[1] != "65534" || len(lines[2]) < 3 { // >= 100 applets
+		t.Errorf("output %q", out)
 	}
 }

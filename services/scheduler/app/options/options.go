@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+
+	"drover.dev/libs/bus"
 )
 
 // Options are the scheduler's command-line settings.
@@ -29,6 +31,7 @@ type Options struct {
 	LeaderElectResourceName      string
 	LeaderElectResourceNamespace string
 
+	Watch    bus.WatchOptions
 	LogLevel string
 }
 
@@ -65,6 +68,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.LeaderElectRetryPeriod, "leader-elect-retry-period", o.LeaderElectRetryPeriod, "interval between acquire/renew attempts")
 	fs.StringVar(&o.LeaderElectResourceName, "leader-elect-resource-name", o.LeaderElectResourceName, "name of the Lease")
 	fs.StringVar(&o.LeaderElectResourceNamespace, "leader-elect-resource-namespace", o.LeaderElectResourceNamespace, "namespace of the Lease")
+	o.Watch.AddFlags(fs)
 	fs.StringVar(&o.LogLevel, "log-level", o.LogLevel, "debug, info, warn or error")
 }
 
@@ -94,6 +98,7 @@ func (o *Options) Validate() []error {
 			errs = append(errs, fmt.Errorf("--leader-elect-resource-name and --leader-elect-resource-namespace are required"))
 		}
 	}
+	errs = append(errs, o.Watch.Validate()...)
 	switch o.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:

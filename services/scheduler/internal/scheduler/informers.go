@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	v1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -15,13 +16,30 @@ import (
 	coreinformers "k8s.io/client-go/informers/core/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
+
+	"drover.dev/libs/bus"
 )
 
 // NewInformerFactory returns the shared informer factory the scheduler
 // needs: its pod informer skips finished pods (they hold no resources) and
 // every informer drops managedFields to save memory.
-func NewInformerFactory(cs kubernetes.Interface, resync time.Duration) informers.SharedInformerFactory {
+// With js, every informer lists through the apiserver and watches the bus.
+func NewInformerFactory(cs kubernetes.Interface, resync time.Duration, js jetstream.JetStream) (informers.SharedInformerFactory, error) {
 	f := informers.NewSharedInformerFactoryWithOptions(cs, resync, informers.WithTransform(trim))
+	if js != nil {
+		rs, err := bus.Standard(cs, "pods", "nodes", "namespaces", "services", "replicationcontrollers", "replicasets", "statefulsets",
+			"persistentvolumes", "persistentvolumeclaims", "storageclasses", "poddisruptionbudgets", "priorityclasses")
+		if err != nil {
+			return nil, err
+		}
+		rs[0].FieldSelector = "status.phase!=" + string(v1.PodSucceeded) + ",status.phase!=" + string(v1.PodFailed)
+		rs[0].Match = func(o runtime.Object) bool {
+			p := o.(*v1.Pod).Status.Phase
+			return p != v1.PodSucceeded && p != v1.PodFailed
+		}
+		bus.UseBus(f, js, rs...)
+		return f, nil
+	}
 	f.InformerFor(&v1.Node{}, func(cs kubernetes.Interface, resync time.Duration) cache.SharedIndexInformer {
 		inf := coreinformers.NewNodeInformer(cs, resync, cache.Indexers{})
 		return inf
@@ -40,7 +58,7 @@ func NewInformerFactory(cs kubernetes.Interface, resync time.Duration) informers
 		inf := cache.NewSharedIndexInformer(lw, &v1.Pod{}, resync, cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc})
 		return inf
 	})
-	return f
+	return f, nil
 }
 
 // trim is the factory's transform (the factory applies one transform to
