@@ -68,7 +68,7 @@ func (h *harness) container(t *testing.T, name string) *runtime.ContainerStatus 
 func pod(policy v1.RestartPolicy) *v1.Pod {
 	return &v1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: "p"},
-		Spec: v1.PodSpec{RestartPolicy: policy, Containers: []v1.Container{{Name: "c", Image: "img", Command: []string{"run"}}}},
+		Spec:       v1.PodSpec{RestartPolicy: policy, Containers: []v1.Container{{Name: "c", Image: "img", Command: []string{"run"}}}},
 	}
 }
 

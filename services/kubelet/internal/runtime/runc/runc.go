@@ -39,6 +39,8 @@ import (
 	"github.com/opencontainers/runc/libcontainer/seccomp"
 	"go.uber.org/zap"
 
+	// Device rules for the cgroup managers.
+	_ "github.com/opencontainers/cgroups/devices"
 	// The C constructor that runs `runc init`'s namespace set-up before
 	// the Go runtime starts.
 	_ "github.com/opencontainers/runc/libcontainer/nsenter"
@@ -185,8 +187,10 @@ func (r *Runtime) Status(ctx context.Context) error {
 	return nil
 }
 
-func (r *Runtime) sandboxDir(id string) string   { return filepath.Join(r.opts.RootDir, "sandboxes", id) }
-func (r *Runtime) containerDir(id string) string { return filepath.Join(r.opts.RootDir, "containers", id) }
+func (r *Runtime) sandboxDir(id string) string { return filepath.Join(r.opts.RootDir, "sandboxes", id) }
+func (r *Runtime) containerDir(id string) string {
+	return filepath.Join(r.opts.RootDir, "containers", id)
+}
 
 // podLogDir is Kubernetes' /var/log/pods/<ns>_<name>_<uid> under the root.
 func (r *Runtime) podLogDir(cfg runtime.SandboxConfig) string {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
@@ -21,8 +22,8 @@ var defaultCaps = []string{
 	"CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
 }
 
-// allCaps are the capabilities a privileged container gets (those this
-// kernel knows, capped by what libcontainer knows).
+// allCaps lists capabilities in kernel order (index = number). A
+// privileged container gets those of them the runtime itself holds.
 var allCaps = []string{
 	"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID",
 	"CAP_KILL", "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE",
@@ -237,7 +238,7 @@ func normalizeCap(c string) string {
 // capabilities applies add/drop to the default set (or all, privileged).
 func capabilities(sec runtime.SecurityConfig) ([]string, error) {
 	if sec.Privileged {
-		return append([]string(nil), allCaps...), nil
+		return ownCaps(), nil
 	}
 	known := map[string]bool{}
 	for _, c := range allCaps {
@@ -279,6 +280,33 @@ func capabilities(sec runtime.SecurityConfig) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// ownCaps is allCaps limited to this process's bounding set: a container
+// cannot get what its runtime lacks (as containerd does for privileged).
+func ownCaps() []string {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return nil
+	}
+	for line := range strings.Lines(string(b)) {
+		hex, ok := strings.CutPrefix(line, "CapBnd:")
+		if !ok {
+			continue
+		}
+		mask, err := strconv.ParseUint(strings.TrimSpace(hex), 16, 64)
+		if err != nil {
+			return nil
+		}
+		var out []string
+		for i, c := range allCaps {
+			if mask&(1<<i) != 0 {
+				out = append(out, c)
+			}
+		}
+		return out
+	}
+	return nil
 }
 
 // resolveUser picks uid, gid and supplementary groups from the security
