@@ -43,6 +43,9 @@ type Cluster struct {
 type ClusterOptions struct {
 	// ExtraArgs are appended to `drover up`.
 	ExtraArgs []string
+	// Components is drover up's --components; empty means the apiserver
+	// only, so API suites see no controller acting on their objects.
+	Components []string
 }
 
 // StartCluster runs `drover up` with its state in stateDir and waits until the admin
@@ -64,6 +67,11 @@ func StartCluster(bins *Binaries, stateDir string, opts ClusterOptions) (*Cluste
 		"--nats-port", strconv.Itoa(c.NATSPort),
 		"--bin-dir", bins.Dir,
 	}
+	components := opts.Components
+	if len(components) == 0 {
+		components = []string{"apiserver"}
+	}
+	args = append(args, "--components", strings.Join(components, ","))
 	args = append(args, opts.ExtraArgs...)
 	c.Drover = NewProcess("drover", filepath.Join(stateDir, "drover-up.log"), bins.Path(BinDrover), args...)
 	if err := c.Drover.Start(); err != nil {

@@ -10,9 +10,12 @@ import (
 	"syscall"
 
 	"drover.dev/kubelet/app"
+	"drover.dev/kubelet/internal/runtime/runc"
 )
 
 func main() {
+	// The kubelet binary is also the container shim and `runc init`.
+	runc.HandleReexec()
 	// Most of the heap is long-lived informer state; a tighter GC goal keeps
 	// RSS lower for little CPU. GOGC in the environment still wins.
 	if os.Getenv("GOGC") == "" {

@@ -29,6 +29,7 @@ func NewCommand() *cobra.Command {
 		newUpCommand(global),
 		newDownCommand(global),
 		newVersionCommand(),
+		newImageCommand(),
 	)
 	return cmd
 }

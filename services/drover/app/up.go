@@ -30,8 +30,13 @@ import (
 )
 
 const (
-	// APIServerBinary is the file name of the apiserver in --bin-dir.
-	APIServerBinary = "drover-apiserver"
+	// Binaries' file names in --bin-dir.
+	APIServerBinary         = "drover-apiserver"
+	ControllerManagerBinary = "drover-controller-manager"
+	SchedulerBinary         = "drover-scheduler"
+	KubeletBinary           = "drover-kubelet"
+	// ClusterCIDR is where nodes' pod CIDRs come from.
+	ClusterCIDR = "10.244.0.0/16"
 	// ServiceClusterIPRange and ServiceNodePortRange are the cluster's
 	// networking defaults (see ARCHITECTURE.md).
 	ServiceClusterIPRange = "10.96.0.0/12"
@@ -221,7 +226,18 @@ func runUp(ctx context.Context, cfg *upConfig, stdout, stderr io.Writer, lg *zap
 		return err
 	}
 
-	// 4. Daemons.
+	// 4. The admin kubeconfig, which the other daemons use too (until the
+	// security issue gives each its own identity).
+	if err := kubeconfig.Write(cfg.dir.KubeconfigFile(), kubeconfig.Options{
+		Server:         cfg.apiserverURL(0),
+		CAFile:         certs.CACert,
+		ClientCertFile: certs.AdminCert,
+		ClientKeyFile:  certs.AdminKey,
+	}); err != nil {
+		return err
+	}
+
+	// 5. Daemons.
 	readyClient, err := newReadyClient(certs)
 	if err != nil {
 		return err
@@ -233,7 +249,10 @@ func runUp(ctx context.Context, cfg *upConfig, stdout, stderr io.Writer, lg *zap
 		Logger: lg,
 	})
 	defer sup.Stop()
-	cluster := clusterDaemons(cfg, certs, etcdServers, readyClient)
+	cluster, err := clusterDaemons(cfg, certs, etcdServers, readyClient)
+	if err != nil {
+		return err
+	}
 	for _, d := range cluster {
 		if err := sup.Start(d); err != nil {
 			return err
@@ -247,18 +266,9 @@ func runUp(ctx context.Context, cfg *upConfig, stdout, stderr io.Writer, lg *zap
 		lg.Info("daemon is ready", zap.String("daemon", d.Name))
 	}
 
-	// 4. Kubeconfig.
-	if err := kubeconfig.Write(cfg.dir.KubeconfigFile(), kubeconfig.Options{
-		Server:         cfg.apiserverURL(0),
-		CAFile:         certs.CACert,
-		ClientCertFile: certs.AdminCert,
-		ClientKeyFile:  certs.AdminKey,
-	}); err != nil {
-		return err
-	}
 	fmt.Fprintf(stdout, "drover is up: export KUBECONFIG=%s; kubectl get namespaces\n", cfg.dir.KubeconfigFile())
 
-	// 5. Run until told to stop; the deferred calls stop the daemons, then etcd.
+	// 6. Run until told to stop; the deferred calls stop the daemons, then etcd.
 	select {
 	case <-ctx.Done():
 		return nil
@@ -270,12 +280,93 @@ func runUp(ctx context.Context, cfg *upConfig, stdout, stderr io.Writer, lg *zap
 // clusterDaemons lists the daemons of a local cluster in start order; each
 // starts once the ones before it are ready. Another daemon is one more
 // append here.
-func clusterDaemons(cfg *upConfig, certs *pki.Bundle, etcdServers []string, ready *http.Client) []supervisor.Daemon {
+func clusterDaemons(cfg *upConfig, certs *pki.Bundle, etcdServers []string, ready *http.Client) ([]supervisor.Daemon, error) {
 	var ds []supervisor.Daemon
 	for i := range cfg.APIServerReplicas {
 		ds = append(ds, apiserverDaemon(cfg, i, certs, etcdServers, ready))
 	}
-	return ds
+	plain := &http.Client{Timeout: readyzTimeout, Transport: &http.Transport{DisableKeepAlives: true}}
+	if cfg.Runs(options.ComponentControllerManager) {
+		port, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		ds = append(ds, supervisor.Daemon{
+			Name:   "controller-manager",
+			Binary: filepath.Join(cfg.binDir, ControllerManagerBinary),
+			Args: []string{
+				"--kubeconfig=" + cfg.dir.KubeconfigFile(),
+				"--port=" + strconv.Itoa(port),
+				"--nats-url=" + cfg.natsURL,
+				"--cluster-cidr=" + ClusterCIDR,
+				"--allocate-node-cidrs=true",
+			},
+			Ready: supervisor.HTTPGetCheck(plain, "http://127.0.0.1:"+strconv.Itoa(port)+"/healthz"),
+		})
+	}
+	if cfg.Runs(options.ComponentScheduler) {
+		port, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		ds = append(ds, supervisor.Daemon{
+			Name:   "scheduler",
+			Binary: filepath.Join(cfg.binDir, SchedulerBinary),
+			Args: []string{
+				"--kubeconfig=" + cfg.dir.KubeconfigFile(),
+				"--secure-port=" + strconv.Itoa(port),
+				"--nats-url=" + cfg.natsURL,
+			},
+			Ready: supervisor.HTTPGetCheck(plain, "http://127.0.0.1:"+strconv.Itoa(port)+"/readyz"),
+		})
+	}
+	if cfg.Runs(options.ComponentKubelet) {
+		health, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		api, err := preferredPort(10250)
+		if err != nil {
+			return nil, err
+		}
+		const node = "node-1"
+		ds = append(ds, supervisor.Daemon{
+			Name:   "kubelet",
+			Binary: filepath.Join(cfg.binDir, KubeletBinary),
+			Args: []string{
+				"--kubeconfig=" + cfg.dir.KubeconfigFile(),
+				"--hostname-override=" + node,
+				"--root-dir=" + cfg.dir.NodeDir(node),
+				"--runtime=" + cfg.NodeRuntime,
+				"--port=" + strconv.Itoa(api),
+				"--healthz-port=" + strconv.Itoa(health),
+				"--client-ca-file=" + certs.CACert,
+				"--nats-url=" + cfg.natsURL,
+			},
+			Ready: supervisor.HTTPGetCheck(plain, "http://127.0.0.1:"+strconv.Itoa(health)+"/readyz"),
+		})
+	}
+	return ds, nil
+}
+
+// freePort asks the kernel for a free loopback port for a daemon's health
+// listener; the daemon keeps it across restarts.
+func freePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+// preferredPort is port when it is free on every address, else a free one.
+func preferredPort(port int) (int, error) {
+	if ln, err := net.Listen("tcp", ":"+strconv.Itoa(port)); err == nil {
+		ln.Close()
+		return port, nil
+	}
+	return freePort()
 }
 
 func apiserverDaemon(cfg *upConfig, replica int, certs *pki.Bundle, etcdServers []string, ready *http.Client) supervisor.Daemon {
@@ -296,6 +387,9 @@ func apiserverDaemon(cfg *upConfig, replica int, certs *pki.Bundle, etcdServers 
 			"--service-node-port-range=" + ServiceNodePortRange,
 			"--client-ca-file=" + certs.CACert,
 			"--nats-url=" + cfg.natsURL,
+			// pods/log: the kubelets trust the cluster CA, which signed the admin certificate.
+			"--kubelet-client-certificate=" + certs.AdminCert,
+			"--kubelet-client-key=" + certs.AdminKey,
 		},
 		Ready: supervisor.HTTPGetCheck(ready, cfg.apiserverURL(replica)+"/readyz"),
 	}

@@ -20,7 +20,19 @@ const (
 	DefaultEtcdPort          = 2379
 	DefaultEtcdPeerPort      = 2380
 	DefaultNATSPort          = 4222
+	DefaultNodeRuntime       = "runc"
 )
+
+// Components `drover up` can run, in start order.
+const (
+	ComponentAPIServer         = "apiserver"
+	ComponentControllerManager = "controller-manager"
+	ComponentScheduler         = "scheduler"
+	ComponentKubelet           = "kubelet"
+)
+
+// AllComponents is the default of --components.
+var AllComponents = []string{ComponentAPIServer, ComponentControllerManager, ComponentScheduler, ComponentKubelet}
 
 // GlobalOptions apply to every command.
 type GlobalOptions struct {
@@ -45,6 +57,18 @@ type UpOptions struct {
 	NATSPort          int
 	NATSURL           string
 	BinDir            string
+	Components        []string
+	NodeRuntime       string
+}
+
+// Runs reports whether component is in --components.
+func (o *UpOptions) Runs(component string) bool {
+	for _, c := range o.Components {
+		if c == component {
+			return true
+		}
+	}
+	return false
 }
 
 // NewUpOptions returns the defaults.
@@ -57,6 +81,8 @@ func NewUpOptions() *UpOptions {
 		EtcdPort:          DefaultEtcdPort,
 		EtcdPeerPort:      DefaultEtcdPeerPort,
 		NATSPort:          DefaultNATSPort,
+		Components:        append([]string{}, AllComponents...),
+		NodeRuntime:       DefaultNodeRuntime,
 	}
 }
 
@@ -71,6 +97,8 @@ func (o *UpOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringSliceVar(&o.EtcdServers, "etcd-servers", o.EtcdServers, "Comma-separated etcd client URLs to use instead of starting an embedded etcd.")
 	fs.IntVar(&o.NATSPort, "nats-port", o.NATSPort, "Client port of the embedded NATS server (JetStream event bus) on 127.0.0.1.")
 	fs.StringVar(&o.NATSURL, "nats-url", o.NATSURL, "URL(s) of an external NATS with JetStream to use instead of starting an embedded one.")
+	fs.StringSliceVar(&o.Components, "components", o.Components, "Daemons to run, in start order: apiserver, controller-manager, scheduler, kubelet (one node, node-1).")
+	fs.StringVar(&o.NodeRuntime, "node-runtime", o.NodeRuntime, "Container runtime of the local node: runc (real containers; needs root) or hollow (nothing runs).")
 	fs.StringVar(&o.BinDir, "bin-dir", o.BinDir, "Directory holding drover-apiserver (default: the directory of the drover executable).")
 }
 
@@ -110,6 +138,21 @@ func (o *UpOptions) Validate() []error {
 	}
 	if o.NATSURL == "" {
 		errs = append(errs, validatePort("--nats-port", o.NATSPort)...)
+	}
+	if !o.Runs(ComponentAPIServer) {
+		errs = append(errs, errors.New("--components must include apiserver"))
+	}
+	for _, c := range o.Components {
+		known := false
+		for _, k := range AllComponents {
+			known = known || c == k
+		}
+		if !known {
+			errs = append(errs, fmt.Errorf("--components: unknown component %q (known: %v)", c, AllComponents))
+		}
+	}
+	if o.NodeRuntime != "runc" && o.NodeRuntime != "hollow" {
+		errs = append(errs, fmt.Errorf("--node-runtime %q is neither runc nor hollow", o.NodeRuntime))
 	}
 	for _, s := range o.EtcdServers {
 		u, err := url.Parse(s)

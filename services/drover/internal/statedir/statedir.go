@@ -57,6 +57,9 @@ func (d Dir) PIDFile() string        { return filepath.Join(d.Root, PIDFile) }
 func (d Dir) NATSStoreDir() string   { return filepath.Join(d.Root, NATSStoreDir) }
 func (d Dir) NATSURLFile() string    { return filepath.Join(d.Root, NATSURLFile) }
 
+// NodeDir is the kubelet root dir of a local node.
+func (d Dir) NodeDir(node string) string { return filepath.Join(d.Root, "nodes", node) }
+
 // Create makes the directory, readable by its owner only: it holds keys.
 func (d Dir) Create() error {
 	if err := os.MkdirAll(d.Root, 0o700); err != nil {

@@ -1,7 +1,8 @@
 // Package network wires pods into the node's network: an address from the
 // node's pod CIDR and a routed veth pair per pod, Calico style. The pod side
-// is eth0 with podIP/32 and a default route via a link-local gateway that the
-// host side answers for with proxy ARP; the host routes podIP/32 to the veth.
+// is eth0 with podIP/32 and a default route via a link-local gateway whose
+// neighbour entry is the host veth's MAC (proxy ARP is on as well); the host
+// routes podIP/32 to the veth.
 // No bridge: pods reach each other and the node through the node's routing.
 package network
 
@@ -197,7 +198,7 @@ func (n *Network) setup(netnsPath, podUID string, ip net.IP) error {
 	// Host side: answer ARP for the gateway at once (proxy_delay defaults
 	// to up to 0.8s), and route the pod's address to the veth.
 	for key, val := range map[string]string{
-		"net/ipv4/conf/" + hostName + "/proxy_arp":   "1",
+		"net/ipv4/conf/" + hostName + "/proxy_arp":    "1",
 		"net/ipv4/neigh/" + hostName + "/proxy_delay": "0",
 		"net/ipv6/conf/" + hostName + "/disable_ipv6": "1",
 	} {

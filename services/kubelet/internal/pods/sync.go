@@ -352,7 +352,7 @@ func (w *worker) startContainer(ctx context.Context, pod *v1.Pod, sb *runtime.Sa
 	}
 	cfg := runtime.ContainerConfig{
 		Name: c.Name, Attempt: attempt, ImageRef: img.ID, Image: c.Image,
-		Command: cmd, Env: env, WorkingDir: c.WorkingDir,
+		Command: cmd, Env: env, WorkingDir: c.WorkingDir, User: img.User, StopSignal: img.StopSignal,
 		Resources: resourcesFor(c), Security: securityFor(pod, c),
 		TTY: c.TTY, Stdin: c.Stdin,
 		Labels: map[string]string{

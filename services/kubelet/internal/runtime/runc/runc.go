@@ -134,9 +134,6 @@ func New(opts Options) (*Runtime, error) {
 	if opts.Layers == nil {
 		return nil, errors.New("runc: no layer source")
 	}
-	if !cgoEnabled {
-		return nil, errors.New("runc: built without cgo; libcontainer's nsenter needs CGO_ENABLED=1")
-	}
 	if !seccomp.Enabled {
 		return nil, errors.New(`runc: built without seccomp; build with -tags seccomp (and libseccomp-dev)`)
 	}
