@@ -23,7 +23,15 @@ const (
 	BinAPIServer = "drover-apiserver"
 	BinKubectl   = "kubectl"
 	BinHelm      = "helm"
+
+	BinControllerManager = "drover-controller-manager"
+	BinScheduler         = "drover-scheduler"
+	BinKubelet           = "drover-kubelet"
+	BinProxy             = "drover-proxy"
 )
+
+// NodeBinaries are what a cluster with nodes needs besides drover and the apiserver.
+var NodeBinaries = []string{BinControllerManager, BinScheduler, BinKubelet}
 
 // versionLDFlags make the kubectl built here report v1.37.2, as a released kubectl does.
 var versionLDFlags = strings.Join([]string{
@@ -127,6 +135,12 @@ func build(root, dir, name string) error {
 		cmd = exec.Command("go", "build", "-o", tmp, "./services/drover")
 	case BinAPIServer:
 		cmd = exec.Command("go", "build", "-o", tmp, "./services/apiserver")
+	case BinControllerManager, BinScheduler, BinProxy:
+		cmd = exec.Command("go", "build", "-o", tmp, "./services/"+strings.TrimPrefix(name, "drover-"))
+	case BinKubelet:
+		// libcontainer needs cgo; seccomp needs libseccomp.
+		cmd = exec.Command("go", "build", "-tags", "seccomp", "-o", tmp, "./services/kubelet")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=1")
 	case BinKubectl:
 		cmd = exec.Command("go", "build", "-ldflags", versionLDFlags, "-o", tmp, "./e2e/cmd/kubectl")
 	case BinHelm:

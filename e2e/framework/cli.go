@@ -54,6 +54,13 @@ func (c *Cluster) Kubectl(t testing.TB) *CLI {
 	}}
 }
 
+// DroverCLI returns a runner of the drover CLI for the test.
+func (c *Cluster) DroverCLI(t testing.TB) *CLI {
+	t.Helper()
+	home := t.TempDir()
+	return &CLI{t: t, bin: c.Bins.Path(BinDrover), dir: home, env: []string{"HOME=" + home}}
+}
+
 // Helm returns a helm runner for the test: KUBECONFIG is the cluster's admin kubeconfig,
 // HOME and the XDG dirs are temp dirs of the test.
 func (c *Cluster) Helm(t testing.TB) *CLI {

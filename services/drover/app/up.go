@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -248,11 +249,15 @@ func runUp(ctx context.Context, cfg *upConfig, stdout, stderr io.Writer, lg *zap
 		Stderr: stderr,
 		Logger: lg,
 	})
-	defer sup.Stop()
 	cluster, err := clusterDaemons(cfg, certs, etcdServers, readyClient)
 	if err != nil {
 		return err
 	}
+	// Deferred before sup.Stop, so it runs after the kubelets stopped:
+	// their containers and pod networks go too (the pods stay in etcd and
+	// are recreated by the next drover up).
+	defer cleanupNodes(cluster, lg)
+	defer sup.Stop()
 	for _, d := range cluster {
 		if err := sup.Start(d); err != nil {
 			return err
@@ -347,6 +352,23 @@ func clusterDaemons(cfg *upConfig, certs *pki.Bundle, etcdServers []string, read
 		})
 	}
 	return ds, nil
+}
+
+// cleanupNodes runs each kubelet once more with --cleanup.
+func cleanupNodes(daemons []supervisor.Daemon, lg *zap.Logger) {
+	for _, d := range daemons {
+		if filepath.Base(d.Binary) != KubeletBinary {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		cmd := exec.CommandContext(ctx, d.Binary, append(append([]string{}, d.Args...), "--cleanup", "--log-level=warn")...)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			lg.Warn("node cleanup failed", zap.String("daemon", d.Name), zap.Error(err), zap.String("output", string(out)))
+		} else {
+			lg.Info("node cleaned up: no containers or pod networks left", zap.String("daemon", d.Name))
+		}
+		cancel()
+	}
 }
 
 // freePort asks the kernel for a free loopback port for a daemon's health

@@ -5,6 +5,7 @@ package app
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"sync/atomic"
 	"time"
@@ -27,6 +28,7 @@ import (
 	"drover.dev/kubelet/app/options"
 	"drover.dev/kubelet/internal/node"
 	"drover.dev/kubelet/internal/pods"
+	kruntime "drover.dev/kubelet/internal/runtime"
 	"drover.dev/kubelet/internal/server"
 	"drover.dev/kubelet/internal/status"
 	"drover.dev/libs/bus"
@@ -56,6 +58,9 @@ func NewCommand() *cobra.Command {
 				return err
 			}
 			defer func() { _ = cc.Logger.Sync() }()
+			if o.Cleanup {
+				return Cleanup(cmd.Context(), cc)
+			}
 			return Run(cmd.Context(), cc, nil)
 		},
 	}
@@ -235,6 +240,42 @@ func Run(ctx context.Context, cc config.CompletedConfig, ready func(Addrs)) erro
 	nodeFactory.Shutdown()
 	svcFactory.Shutdown()
 	return nil
+}
+
+// Cleanup stops every container of every sandbox under the root dir and
+// removes them with their networks: the node is left as if it never ran a
+// pod. The pods themselves stay in the apiserver.
+func Cleanup(ctx context.Context, cc config.CompletedConfig) error {
+	rt, err := newRuntime(ctx, cc)
+	if err != nil {
+		return err
+	}
+	defer rt.close()
+	sbs, err := rt.ListPodSandboxes(ctx)
+	if err != nil {
+		return err
+	}
+	if cc.Options.PodCIDR != "" {
+		_ = rt.setPodCIDR(cc.Options.PodCIDR)
+	} else if n, err := cc.Client.CoreV1().Nodes().Get(ctx, cc.Options.NodeName, metav1.GetOptions{}); err == nil && n.Spec.PodCIDR != "" {
+		_ = rt.setPodCIDR(n.Spec.PodCIDR) // the network must know its range to release pod IPs
+	}
+	var errs []error
+	for _, sb := range sbs {
+		cs, _ := rt.ListContainers(ctx, sb.ID)
+		for _, c := range cs {
+			if c.State == kruntime.ContainerRunning {
+				if err := rt.StopContainer(ctx, c.ID, 2*time.Second); err != nil {
+					errs = append(errs, err)
+				}
+			}
+		}
+		if err := rt.RemovePodSandbox(ctx, sb.ID); err != nil {
+			errs = append(errs, fmt.Errorf("sandbox %s (%s/%s): %w", sb.ID, sb.Namespace, sb.Name, err))
+		}
+	}
+	cc.Logger.Info("cleaned up", zap.Int("sandboxes", len(sbs)))
+	return errors.Join(errs...)
 }
 
 // podInformer watches the pods bound to this node: through the bus's

@@ -58,6 +58,8 @@ type Options struct {
 	KubeAPIBurst int
 	Watch        bus.WatchOptions
 	LogLevel     string
+	// Cleanup stops and removes every pod sandbox under RootDir, then exits.
+	Cleanup bool
 }
 
 // New returns the defaults (Kubernetes' where both have the flag).
@@ -114,6 +116,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.SyncFrequency, "sync-frequency", o.SyncFrequency, "how often each pod is checked against the runtime without an event")
 	fs.Float32Var(&o.KubeAPIQPS, "kube-api-qps", o.KubeAPIQPS, "client QPS to the apiserver (negative: no client-side limit)")
 	fs.IntVar(&o.KubeAPIBurst, "kube-api-burst", o.KubeAPIBurst, "client burst to the apiserver")
+	fs.BoolVar(&o.Cleanup, "cleanup", o.Cleanup, "stop and remove every container and pod network under --root-dir, then exit (what `drover up` runs when it stops)")
 	o.Watch.AddFlags(fs)
 	fs.StringVar(&o.LogLevel, "log-level", o.LogLevel, "debug, info, warn or error")
 }
