@@ -30,6 +30,7 @@ import (
 	"drover.dev/kubelet/internal/pods"
 	kruntime "drover.dev/kubelet/internal/runtime"
 	"drover.dev/kubelet/internal/server"
+	"drover.dev/kubelet/internal/static"
 	"drover.dev/kubelet/internal/status"
 	"drover.dev/libs/bus"
 	"drover.dev/libs/component"
@@ -201,18 +202,33 @@ func Run(ctx context.Context, cc config.CompletedConfig, ready func(Addrs)) erro
 		UpdateFunc: func(_, obj any) { applyCIDR(obj.(*v1.Node)) },
 	})
 	manager.Start(ctx)
-	_, _ = podInformer.AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    func(obj any) { manager.Update(obj.(*v1.Pod)) },
-		UpdateFunc: func(_, obj any) { manager.Update(obj.(*v1.Pod)) },
-		DeleteFunc: func(obj any) {
+	// Mirror pods are the apiserver's copies of static pods, which run
+	// from their manifests: the kubelet does not run them again.
+	_, _ = podInformer.AddEventHandler(cache.FilteringResourceEventHandler{
+		FilterFunc: func(obj any) bool {
 			if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
 				obj = t.Obj
 			}
-			if p, ok := obj.(*v1.Pod); ok {
-				manager.Remove(p)
-			}
+			p, ok := obj.(*v1.Pod)
+			return ok && !static.IsMirror(p)
+		},
+		Handler: cache.ResourceEventHandlerFuncs{
+			AddFunc:    func(obj any) { manager.Update(obj.(*v1.Pod)) },
+			UpdateFunc: func(_, obj any) { manager.Update(obj.(*v1.Pod)) },
+			DeleteFunc: func(obj any) {
+				if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+					obj = t.Obj
+				}
+				manager.Remove(obj.(*v1.Pod))
+			},
 		},
 	})
+	if o.PodManifestPath != "" {
+		mirror := &static.Mirror{Client: cc.Client, Node: agent.Node, Logger: lg}
+		src := &static.Source{Dir: o.PodManifestPath, NodeName: o.NodeName, Period: o.FileCheckFrequency, Handler: &staticPods{m: manager, mirror: mirror, ctx: ctx, lg: lg}, Logger: lg.Named("static")}
+		go src.Run(ctx)
+		go every(ctx, 10*time.Second, func() { ensureMirrors(ctx, manager, mirror, lg) })
+	}
 	go podInformer.Run(ctx.Done())
 	nodeFactory.Start(ctx.Done())
 	svcFactory.Start(ctx.Done())
@@ -240,6 +256,39 @@ func Run(ctx context.Context, cc config.CompletedConfig, ready func(Addrs)) erro
 	nodeFactory.Shutdown()
 	svcFactory.Shutdown()
 	return nil
+}
+
+// staticPods hands manifest pods to the pod manager and mirrors them.
+type staticPods struct {
+	m      *pods.Manager
+	mirror *static.Mirror
+	ctx    context.Context
+	lg     *zap.Logger
+}
+
+func (s *staticPods) Update(pod *v1.Pod) {
+	s.m.Update(pod)
+	if err := s.mirror.Ensure(s.ctx, pod); err != nil {
+		s.lg.Warn("failed to create mirror pod (retried)", zap.String("pod", pod.Namespace+"/"+pod.Name), zap.Error(err))
+	}
+}
+
+func (s *staticPods) Remove(pod *v1.Pod) {
+	s.m.Remove(pod)
+	if err := s.mirror.Delete(s.ctx, pod); err != nil {
+		s.lg.Warn("failed to delete mirror pod", zap.String("pod", pod.Namespace+"/"+pod.Name), zap.Error(err))
+	}
+}
+
+// ensureMirrors recreates mirror pods someone deleted.
+func ensureMirrors(ctx context.Context, m *pods.Manager, mirror *static.Mirror, lg *zap.Logger) {
+	for _, p := range m.Running() {
+		if static.IsStatic(p) {
+			if err := mirror.Ensure(ctx, p); err != nil {
+				lg.Debug("mirror pod", zap.String("pod", p.Namespace+"/"+p.Name), zap.Error(err))
+			}
+		}
+	}
 }
 
 // Cleanup stops every container of every sandbox under the root dir and

@@ -48,6 +48,7 @@ type Options struct {
 	HealthzPort        int
 
 	PodManifestPath    string
+	FileCheckFrequency time.Duration
 	ImageImportDir     string
 	InsecureRegistries []string
 	ImageGCHighPercent int
@@ -80,6 +81,7 @@ func New() *Options {
 		ImageGCHighPercent: 85,
 		ImageGCLowPercent:  80,
 		SyncFrequency:      time.Second,
+		FileCheckFrequency: 20 * time.Second,
 		KubeAPIQPS:         50,
 		KubeAPIBurst:       100,
 		LogLevel:           "info",
@@ -109,6 +111,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.HealthzBindAddress, "healthz-bind-address", o.HealthzBindAddress, "IP address of /healthz, /readyz, /metrics (plain HTTP)")
 	fs.IntVar(&o.HealthzPort, "healthz-port", o.HealthzPort, "port of /healthz, /readyz, /metrics (0 picks a free port)")
 	fs.StringVar(&o.PodManifestPath, "pod-manifest-path", o.PodManifestPath, "directory of static pod manifests")
+	fs.DurationVar(&o.FileCheckFrequency, "file-check-frequency", o.FileCheckFrequency, "how often --pod-manifest-path is scanned")
 	fs.StringVar(&o.ImageImportDir, "image-import-dir", o.ImageImportDir, "directory watched for OCI/docker image archives to import (default --root-dir/import)")
 	fs.StringSliceVar(&o.InsecureRegistries, "insecure-registries", o.InsecureRegistries, "registries (host:port) reached over plain HTTP; loopback ones always are")
 	fs.IntVar(&o.ImageGCHighPercent, "image-gc-high-threshold", o.ImageGCHighPercent, "disk usage percent above which unused images are removed")
@@ -164,6 +167,9 @@ func (o *Options) Validate() []error {
 	}
 	if o.ImageGCLowPercent >= o.ImageGCHighPercent || o.ImageGCHighPercent > 100 || o.ImageGCLowPercent < 0 {
 		errs = append(errs, fmt.Errorf("image GC thresholds need 0 <= low < high <= 100"))
+	}
+	if o.FileCheckFrequency <= 0 {
+		errs = append(errs, fmt.Errorf("--file-check-frequency must be positive"))
 	}
 	if o.SyncFrequency <= 0 {
 		errs = append(errs, fmt.Errorf("--sync-frequency must be positive"))

@@ -33,11 +33,13 @@ type Manager struct {
 
 type entry struct {
 	namespace, name string
-	status          v1.PodStatus
-	version, sent   uint64
-	sentAt          time.Time
-	done            []chan error // waiting for this version to land
-	doneVersion     uint64
+	// static pods' statuses go to their mirror pod, whose uid differs.
+	static        bool
+	status        v1.PodStatus
+	version, sent uint64
+	sentAt        time.Time
+	done          []chan error // waiting for this version to land
+	doneVersion   uint64
 }
 
 // New returns a manager; Run sends.
@@ -54,7 +56,7 @@ func (m *Manager) Set(pod *v1.Pod, st v1.PodStatus) {
 	defer m.mu.Unlock()
 	e, ok := m.pods[pod.UID]
 	if !ok {
-		e = &entry{namespace: pod.Namespace, name: pod.Name}
+		e = &entry{namespace: pod.Namespace, name: pod.Name, static: pod.Annotations["kubernetes.io/config.source"] == "file"}
 		m.pods[pod.UID] = e
 	} else if apiequality.Semantic.DeepEqual(e.status, st) {
 		return
@@ -159,9 +161,13 @@ func (m *Manager) send(ctx context.Context, uid types.UID) {
 		return
 	}
 	version, st, ns, name := e.version, *e.status.DeepCopy(), e.namespace, e.name
+	precondition := uid
+	if e.static {
+		precondition = ""
+	}
 	m.mu.Unlock()
 
-	err := m.patch(ctx, uid, ns, name, st)
+	err := m.patch(ctx, precondition, ns, name, st)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	e, ok = m.pods[uid]
@@ -188,10 +194,11 @@ func (m *Manager) send(ctx context.Context, uid types.UID) {
 // patch merges the status in; the uid in the patch makes it fail with a
 // conflict if a same-named pod replaced ours.
 func (m *Manager) patch(ctx context.Context, uid types.UID, ns, name string, st v1.PodStatus) error {
-	body, err := json.Marshal(map[string]any{
-		"metadata": map[string]any{"uid": uid},
-		"status":   st,
-	})
+	p := map[string]any{"status": st}
+	if uid != "" {
+		p["metadata"] = map[string]any{"uid": uid}
+	}
+	body, err := json.Marshal(p)
 	if err != nil {
 		return fmt.Errorf("status: encode: %w", err)
 	}

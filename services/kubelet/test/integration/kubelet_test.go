@@ -9,6 +9,8 @@ import (
 	"io"
 	"net/http"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -20,6 +22,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	apitesting "drover.dev/apiserver/app/testing"
+	"drover.dev/kubelet/app/options"
 	kltesting "drover.dev/kubelet/app/testing"
 )
 
@@ -257,4 +260,51 @@ func TestRestartPolicyNeverEndsInSucceededAndPodsOfOtherNodesAreIgnored(t *testi
 	if p.Status.Phase != v1.PodPending || p.Status.PodIP != "" {
 		t.Fatalf("a pod of node-b was touched: %+v", p.Status)
 	}
+}
+
+func TestStaticPodRunsAndIsMirrored(t *testing.T) {
+	cs, api := start(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	manifest := `apiVersion: v1
+kind: Pod
+metadata:
+  name: static-web
+  labels: {app: static}
+spec:
+  containers:
+  - name: web
+    image: busybox:1.35
+    command: ["httpd", "-f"]
+`
+	if err := os.WriteFile(filepath.Join(dir, "web.yaml"), []byte(manifest), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	kltesting.StartTestServer(t, api.Config, "node-a", func(o *options.Options) {
+		o.PodManifestPath = dir
+		o.FileCheckFrequency = 200 * time.Millisecond
+	})
+	mirror := waitPhase(t, cs, "static-web-node-a", v1.PodRunning)
+	if mirror.Annotations["kubernetes.io/config.mirror"] == "" || mirror.Annotations["kubernetes.io/config.source"] != "file" ||
+		len(mirror.OwnerReferences) != 1 || mirror.OwnerReferences[0].Kind != "Node" {
+		t.Fatalf("mirror pod metadata: %+v %+v", mirror.Annotations, mirror.OwnerReferences)
+	}
+	firstUID := mirror.UID
+	// A deleted mirror pod comes back; the static pod keeps running.
+	zero := int64(0)
+	if err := cs.CoreV1().Pods("default").Delete(ctx, mirror.Name, metav1.DeleteOptions{GracePeriodSeconds: &zero}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, "mirror recreated", func() (bool, error) {
+		p, err := cs.CoreV1().Pods("default").Get(ctx, mirror.Name, metav1.GetOptions{})
+		return err == nil && p.UID != firstUID && p.Status.Phase == v1.PodRunning, err
+	})
+	// Removing the manifest removes the pod and its mirror.
+	if err := os.Remove(filepath.Join(dir, "web.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, "mirror gone", func() (bool, error) {
+		_, err := cs.CoreV1().Pods("default").Get(ctx, mirror.Name, metav1.GetOptions{})
+		return apierrors.IsNotFound(err), err
+	})
 }
