@@ -149,16 +149,17 @@ func Run(ctx context.Context, cc config.CompletedConfig, ready func(net.Addr)) e
 	m := metrics.New(srv.Registry)
 
 	px, err := proxier.New(proxier.Options{
-		Informers:     factory,
-		NodeName:      cc.NodeName,
-		ClusterCIDRs:  cc.ClusterCIDRs,
-		NodePortCIDRs: cc.NodePortCIDRs,
-		SyncPeriod:    o.SyncPeriod,
-		MinSyncPeriod: o.MinSyncPeriod,
-		NetNSFd:       fd,
-		Routes:        o.Routes,
-		Metrics:       m,
-		Logger:        lg,
+		Informers:         factory,
+		NodeName:          cc.NodeName,
+		ClusterCIDRs:      cc.ClusterCIDRs,
+		NodePortCIDRs:     cc.NodePortCIDRs,
+		NodePortLocalhost: o.NodePortLocalhost,
+		SyncPeriod:        o.SyncPeriod,
+		MinSyncPeriod:     o.MinSyncPeriod,
+		NetNSFd:           fd,
+		Routes:            o.Routes,
+		Metrics:           m,
+		Logger:            lg,
 	})
 	if err != nil {
 		return err

@@ -116,7 +116,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringSliceVar(&o.InsecureRegistries, "insecure-registries", o.InsecureRegistries, "registries (host:port) reached over plain HTTP; loopback ones always are")
 	fs.IntVar(&o.ImageGCHighPercent, "image-gc-high-threshold", o.ImageGCHighPercent, "disk usage percent above which unused images are removed")
 	fs.IntVar(&o.ImageGCLowPercent, "image-gc-low-threshold", o.ImageGCLowPercent, "disk usage percent image GC brings usage down to")
-	fs.DurationVar(&o.SyncFrequency, "sync-frequency", o.SyncFrequency, "how often each pod is checked against the runtime without an event")
+	fs.DurationVar(&o.SyncFrequency, "sync-frequency", o.SyncFrequency, "how often the runtime is relisted to notice containers that exited (each pod is also re-synced every 10s)")
 	fs.Float32Var(&o.KubeAPIQPS, "kube-api-qps", o.KubeAPIQPS, "client QPS to the apiserver (negative: no client-side limit)")
 	fs.IntVar(&o.KubeAPIBurst, "kube-api-burst", o.KubeAPIBurst, "client burst to the apiserver")
 	fs.BoolVar(&o.Cleanup, "cleanup", o.Cleanup, "stop and remove every container and pod network under --root-dir, then exit (what `drover up` runs when it stops)")

@@ -44,8 +44,11 @@ type Options struct {
 	DNS          DNS
 	// Services returns the services whose env vars a pod in ns gets (nil: none).
 	Services func(ns string) []*v1.Service
-	// Resync is how often a worker checks its pod without being told (PLEG-like).
+	// Resync is how often the runtime is relisted to find containers that
+	// changed (Kubernetes' PLEG relist); changed pods' workers wake up.
 	Resync time.Duration
+	// PeriodicSync is how often a worker syncs its pod without a change.
+	PeriodicSync time.Duration
 	Logger *zap.Logger
 }
 
@@ -59,6 +62,8 @@ type Manager struct {
 	workers  map[types.UID]*worker
 	ctx      context.Context
 	wg       sync.WaitGroup
+	// seen is each pod's runtime fingerprint at the last relist.
+	seen map[string]string
 }
 
 // NewManager returns a manager; Start begins its housekeeping.
@@ -68,6 +73,9 @@ func NewManager(o Options) *Manager {
 	}
 	if o.Resync == 0 {
 		o.Resync = time.Second
+	}
+	if o.PeriodicSync == 0 {
+		o.PeriodicSync = 10 * time.Second
 	}
 	if o.PodCIDRReady == nil {
 		o.PodCIDRReady = func() bool { return true }
@@ -83,11 +91,62 @@ func NewManager(o Options) *Manager {
 	}
 }
 
-// Start sets the context workers run in; call it before Update.
+// Start sets the context workers run in and starts relisting; call it
+// before Update.
 func (m *Manager) Start(ctx context.Context) {
 	m.mu.Lock()
 	m.ctx = ctx
 	m.mu.Unlock()
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		t := time.NewTicker(m.o.Resync)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				m.relist(ctx)
+			}
+		}
+	}()
+}
+
+// relist reads the whole runtime once and wakes the workers of pods whose
+// sandboxes or containers changed (exits, restarts), so that workers need
+// not poll the runtime each on their own.
+func (m *Manager) relist(ctx context.Context) {
+	sbs, err := m.o.Runtime.ListPodSandboxes(ctx)
+	if err != nil {
+		m.lg.Debug("relist: sandboxes", zap.Error(err))
+		return
+	}
+	cs, err := m.o.Runtime.ListContainers(ctx, "")
+	if err != nil {
+		m.lg.Debug("relist: containers", zap.Error(err))
+		return
+	}
+	podOf := map[string]string{}
+	now := map[string]string{}
+	for _, sb := range sbs {
+		podOf[sb.ID] = sb.PodUID
+		now[sb.PodUID] += sb.ID + ":" + string(sb.State) + ";"
+	}
+	for _, c := range cs {
+		uid := podOf[c.SandboxID]
+		now[uid] += c.ID + ":" + string(c.State) + ";"
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for uid, fp := range now {
+		if m.seen[uid] != fp {
+			if w, ok := m.workers[types.UID(uid)]; ok {
+				w.poke()
+			}
+		}
+	}
+	m.seen = now
 }
 
 // SetServices sets where service-link env vars come from.
@@ -224,6 +283,14 @@ func (w *worker) update(pod *v1.Pod, removed bool) {
 	w.pod = pod
 	w.removed = w.removed || removed
 	w.mu.Unlock()
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+// poke wakes the worker for a sync.
+func (w *worker) poke() {
 	select {
 	case w.wake <- struct{}{}:
 	default:

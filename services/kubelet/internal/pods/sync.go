@@ -137,7 +137,9 @@ func (w *worker) sync(ctx context.Context) (time.Duration, bool) {
 		return terminalResync, false
 	}
 
-	next := m.o.Resync
+	// The relist wakes the worker when its containers change; otherwise a
+	// periodic sync is enough.
+	next := m.o.PeriodicSync
 	if w.startTime == nil {
 		t := time.Now()
 		if pod.Status.StartTime != nil {
@@ -149,14 +151,14 @@ func (w *worker) sync(ctx context.Context) (time.Duration, bool) {
 		if !pod.Spec.HostNetwork && !m.o.PodCIDRReady() {
 			lg.Debug("waiting for the node's pod CIDR")
 			w.report(pod, st)
-			return next, false
+			return m.o.Resync, false
 		}
 		sb, err := m.o.Runtime.RunPodSandbox(ctx, w.sandboxConfig(pod))
 		if err != nil {
 			lg.Warn("failed to create sandbox", zap.Error(err))
 			w.event(pod, v1.EventTypeWarning, "FailedCreatePodSandBox", "Failed to create pod sandbox: %v", err)
 			w.report(pod, st)
-			return next, false
+			return m.o.Resync, false
 		}
 		st.sandbox = sb
 		// Containers of a dead sandbox (node reboot) cannot run again.

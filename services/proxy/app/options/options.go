@@ -25,6 +25,8 @@ type Options struct {
 	SyncPeriod        time.Duration
 	MinSyncPeriod     time.Duration
 	NodePortAddresses []string
+	// NodePortLocalhost also accepts NodePorts on 127.0.0.1.
+	NodePortLocalhost bool
 	HealthAddr        string
 	// NetNS, if set, is a network namespace path to program instead of the
 	// process's own (local multi-node mode, tests).
@@ -59,7 +61,8 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.ClusterCIDR, "cluster-cidr", o.ClusterCIDR, "pod CIDR(s) of the cluster, comma separated (an IPv6 one enables the ip6 table); traffic from them is never masqueraded to ClusterIPs")
 	fs.DurationVar(&o.SyncPeriod, "sync-period", o.SyncPeriod, "interval of full resyncs, which repair any drift in the table")
 	fs.DurationVar(&o.MinSyncPeriod, "min-sync-period", o.MinSyncPeriod, "minimum interval between syncs (batches bursts of changes)")
-	fs.StringSliceVar(&o.NodePortAddresses, "nodeport-addresses", o.NodePortAddresses, "CIDRs whose local addresses accept NodePorts (default: every local address but loopback)")
+	fs.StringSliceVar(&o.NodePortAddresses, "nodeport-addresses", o.NodePortAddresses, "CIDRs whose local addresses accept NodePorts (default: every local address but loopback); none matching means NodePorts answer nowhere; 127.0.0.0/8 here opts in to localhost")
+	fs.BoolVar(&o.NodePortLocalhost, "nodeport-localhost", o.NodePortLocalhost, "also accept NodePorts on 127.0.0.1 (IPv4; sets net.ipv4.conf.all.route_localnet=1 in the node's namespace)")
 	fs.StringVar(&o.HealthAddr, "health-addr", o.HealthAddr, "address of the /healthz, /readyz, /metrics listener (plain HTTP)")
 	fs.StringVar(&o.NetNS, "netns", o.NetNS, "network namespace path to program instead of the process's own")
 	fs.BoolVar(&o.Routes, "host-gw-routes", o.Routes, "route other nodes' pod CIDRs via their InternalIP")

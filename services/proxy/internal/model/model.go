@@ -91,12 +91,24 @@ type Rule struct {
 	FibSaddrLocal bool          // fib saddr type local
 
 	// Actions (exactly one is set).
-	MarkMasq   bool             // jump mark-for-masquerade
-	UpdateSet  string           // update @set { ip saddr }
-	DNAT       []netip.AddrPort // meta l4proto Proto dnat to (numgen random mod N map when N > 1)
-	Proto      corev1.Protocol  // protocol matched before DNAT
-	Goto       string           // goto chain
-	NumgenGoto []string         // numgen random mod N vmap { i : goto chain[i] }
+	MarkMasq  bool           // jump mark-for-masquerade
+	UpdateSet string         // update @set { ip saddr }
+	DNAT      netip.AddrPort // dnat to one address:port (affinity endpoint chains)
+	Goto      string         // goto chain
+	// Pick names a Group: pick one of its PickOf members at random with
+	// equal weight. The rule refers to the group and its size, not to its
+	// members, so it stays the same while the number of endpoints does.
+	Pick   string
+	PickOf int
+}
+
+// Group is the set of endpoints a Pick rule chooses from: addresses to
+// DNAT to, or (for ClientIP affinity) per-endpoint chains to go to. Exactly
+// one of Endpoints and Chains is set. Its Name is the chain holding the Pick.
+type Group struct {
+	Name      string
+	Endpoints []netip.AddrPort
+	Chains    []string
 }
 
 // Chain is a regular chain and its rules, written whole.
@@ -131,6 +143,7 @@ type UDPPort struct {
 // Service is everything one Service contributes to the table.
 type Service struct {
 	Chains              []Chain
+	Groups              []Group
 	ServiceIPs          map[Key]Verdict
 	NodePorts           map[PortKey]Verdict
 	NoEndpoints         map[Key]Verdict
@@ -222,29 +235,30 @@ func Build(cfg Config, svc *corev1.Service, slices []*discoveryv1.EndpointSlice)
 			internalMiss, externalMiss = Verdict{Kind: Drop}, Verdict{Kind: Drop}
 		}
 
-		// Per-endpoint chains exist only for affinity: plain services DNAT
-		// straight from their service chain, which keeps the rule count
-		// (and sync time) at one chain per service port.
+		// Per-endpoint chains exist only for affinity: plain services pick
+		// an address straight from their group, so their chain is one rule
+		// that never changes with the endpoints.
 		epChain := func(ep endpoint) string {
 			return name(endpointPrefix, base+"__"+ep.addr.String())
 		}
 		writePolicy := func(chain string, eps []endpoint) {
 			c := Chain{Name: chain}
+			g := Group{Name: chain}
 			if !affinity {
-				dsts := make([]netip.AddrPort, len(eps))
+				g.Endpoints = make([]netip.AddrPort, len(eps))
 				for i, ep := range eps {
-					dsts[i] = ep.addr
+					g.Endpoints[i] = ep.addr
 				}
-				c.Rules = append(c.Rules, Rule{DNAT: dsts, Proto: protocol})
 			} else {
-				targets := make([]string, len(eps))
+				g.Chains = make([]string, len(eps))
 				for i, ep := range eps {
-					targets[i] = epChain(ep)
-					c.Rules = append(c.Rules, Rule{SaddrInSet: affinitySet(targets[i], timeout), Goto: targets[i]})
+					g.Chains[i] = epChain(ep)
+					c.Rules = append(c.Rules, Rule{SaddrInSet: affinitySet(g.Chains[i], timeout), Goto: g.Chains[i]})
 				}
-				c.Rules = append(c.Rules, Rule{NumgenGoto: targets})
 			}
+			c.Rules = append(c.Rules, Rule{Pick: chain, PickOf: len(eps)})
 			out.Chains = append(out.Chains, c)
+			out.Groups = append(out.Groups, g)
 		}
 		usesCluster := len(clusterEPs) > 0 && (!itpLocal || externallyReachable)
 		usesLocal := len(localEPs) > 0 && (itpLocal || (etpLocal && externallyReachable))
@@ -267,7 +281,7 @@ func Build(cfg Config, svc *corev1.Service, slices []*discoveryv1.EndpointSlice)
 					out.AffinitySets = append(out.AffinitySets, AffinitySet{Name: set, Timeout: timeout})
 					out.Chains = append(out.Chains, Chain{Name: c, Rules: []Rule{
 						{UpdateSet: set},
-						{DNAT: []netip.AddrPort{ep.addr}, Proto: protocol},
+						{DNAT: ep.addr},
 					}})
 				}
 			}

@@ -82,7 +82,8 @@ func TestBuild(t *testing.T) {
 			svc:    svc(nil),
 			slices: []*discoveryv1.EndpointSlice{slice(8080, ready("10.244.1.3", "node-b"), ready("10.244.0.2", "node-a"))},
 			want: &Service{
-				Chains:     []Chain{{Name: svcChain, Rules: []Rule{{DNAT: []netip.AddrPort{ap("10.244.0.2:8080"), ap("10.244.1.3:8080")}, Proto: corev1.ProtocolTCP}}}},
+				Chains:     []Chain{{Name: svcChain, Rules: []Rule{{Pick: svcChain, PickOf: 2}}}},
+				Groups:     []Group{{Name: svcChain, Endpoints: []netip.AddrPort{ap("10.244.0.2:8080"), ap("10.244.1.3:8080")}}},
 				ServiceIPs: map[Key]Verdict{clusterKey: {Chain: svcChain}},
 				ClusterIPs: []netip.Addr{clusterKey.IP},
 				Hairpins:   []Hairpin{{IP: netip.MustParseAddr("10.244.0.2"), Proto: corev1.ProtocolTCP, Port: 8080}},
@@ -114,7 +115,8 @@ func TestBuild(t *testing.T) {
 				ep{ip: "10.244.1.3", node: "node-b", serving: true, terminating: true},
 				ep{ip: "10.244.1.4", node: "node-b", serving: false, terminating: true})},
 			want: &Service{
-				Chains:     []Chain{{Name: svcChain, Rules: []Rule{{DNAT: []netip.AddrPort{ap("10.244.1.3:8080")}, Proto: corev1.ProtocolTCP}}}},
+				Chains:     []Chain{{Name: svcChain, Rules: []Rule{{Pick: svcChain, PickOf: 1}}}},
+				Groups:     []Group{{Name: svcChain, Endpoints: []netip.AddrPort{ap("10.244.1.3:8080")}}},
 				ServiceIPs: map[Key]Verdict{clusterKey: {Chain: svcChain}},
 				ClusterIPs: []netip.Addr{clusterKey.IP},
 				Endpoints:  1,
@@ -127,7 +129,8 @@ func TestBuild(t *testing.T) {
 				ep{ip: "10.244.1.3", node: "node-b", serving: true, terminating: true},
 				ready("10.244.1.5", "node-b"))},
 			want: &Service{
-				Chains:     []Chain{{Name: svcChain, Rules: []Rule{{DNAT: []netip.AddrPort{ap("10.244.1.5:8080")}, Proto: corev1.ProtocolTCP}}}},
+				Chains:     []Chain{{Name: svcChain, Rules: []Rule{{Pick: svcChain, PickOf: 1}}}},
+				Groups:     []Group{{Name: svcChain, Endpoints: []netip.AddrPort{ap("10.244.1.5:8080")}}},
 				ServiceIPs: map[Key]Verdict{clusterKey: {Chain: svcChain}},
 				ClusterIPs: []netip.Addr{clusterKey.IP},
 				Endpoints:  1,
@@ -141,7 +144,8 @@ func TestBuild(t *testing.T) {
 				slice(9090, ready("10.244.2.3", "node-c")),
 			},
 			want: &Service{
-				Chains:     []Chain{{Name: svcChain, Rules: []Rule{{DNAT: []netip.AddrPort{ap("10.244.1.3:8080"), ap("10.244.2.3:9090")}, Proto: corev1.ProtocolTCP}}}},
+				Chains:     []Chain{{Name: svcChain, Rules: []Rule{{Pick: svcChain, PickOf: 2}}}},
+				Groups:     []Group{{Name: svcChain, Endpoints: []netip.AddrPort{ap("10.244.1.3:8080"), ap("10.244.2.3:9090")}}},
 				ServiceIPs: map[Key]Verdict{clusterKey: {Chain: svcChain}},
 				ClusterIPs: []netip.Addr{clusterKey.IP},
 				Endpoints:  2,
@@ -158,13 +162,14 @@ func TestBuild(t *testing.T) {
 				Chains: []Chain{
 					{Name: svcChain, Rules: []Rule{
 						{SaddrInSet: "affinity-60-ns/web/tcp/http__10.244.1.3:8080", Goto: "ep-ns/web/tcp/http__10.244.1.3:8080"},
-						{NumgenGoto: []string{"ep-ns/web/tcp/http__10.244.1.3:8080"}},
+						{Pick: svcChain, PickOf: 1},
 					}},
 					{Name: "ep-ns/web/tcp/http__10.244.1.3:8080", Rules: []Rule{
 						{UpdateSet: "affinity-60-ns/web/tcp/http__10.244.1.3:8080"},
-						{DNAT: []netip.AddrPort{ap("10.244.1.3:8080")}, Proto: corev1.ProtocolTCP},
+						{DNAT: ap("10.244.1.3:8080")},
 					}},
 				},
+				Groups:       []Group{{Name: svcChain, Chains: []string{"ep-ns/web/tcp/http__10.244.1.3:8080"}}},
 				ServiceIPs:   map[Key]Verdict{clusterKey: {Chain: svcChain}},
 				ClusterIPs:   []netip.Addr{clusterKey.IP},
 				AffinitySets: []AffinitySet{{Name: "affinity-60-ns/web/tcp/http__10.244.1.3:8080", Timeout: time.Minute}},
@@ -181,9 +186,10 @@ func TestBuild(t *testing.T) {
 			slices: []*discoveryv1.EndpointSlice{slice(8080, ready("10.244.1.3", "node-b"))},
 			want: &Service{
 				Chains: []Chain{
-					{Name: svcChain, Rules: []Rule{{DNAT: []netip.AddrPort{ap("10.244.1.3:8080")}, Proto: corev1.ProtocolTCP}}},
+					{Name: svcChain, Rules: []Rule{{Pick: svcChain, PickOf: 1}}},
 					{Name: extChain, Rules: []Rule{{MarkMasq: true}, {Goto: svcChain}}},
 				},
+				Groups: []Group{{Name: svcChain, Endpoints: []netip.AddrPort{ap("10.244.1.3:8080")}}},
 				ServiceIPs: map[Key]Verdict{
 					clusterKey: {Chain: svcChain},
 					{IP: netip.MustParseAddr("192.0.2.7"), Proto: corev1.ProtocolTCP, Port: 80}: {Chain: extChain},
@@ -203,9 +209,10 @@ func TestBuild(t *testing.T) {
 			slices: []*discoveryv1.EndpointSlice{slice(8080, ready("10.244.1.3", "node-b"))},
 			want: &Service{
 				Chains: []Chain{
-					{Name: svcChain, Rules: []Rule{{DNAT: []netip.AddrPort{ap("10.244.1.3:8080")}, Proto: corev1.ProtocolTCP}}},
+					{Name: svcChain, Rules: []Rule{{Pick: svcChain, PickOf: 1}}},
 					{Name: extChain, Rules: []Rule{{SaddrIn: &pod, Goto: svcChain}, {FibSaddrLocal: true, MarkMasq: true}, {FibSaddrLocal: true, Goto: svcChain}}},
 				},
+				Groups:              []Group{{Name: svcChain, Endpoints: []netip.AddrPort{ap("10.244.1.3:8080")}}},
 				ServiceIPs:          map[Key]Verdict{clusterKey: {Chain: svcChain}},
 				NodePorts:           map[PortKey]Verdict{{Proto: corev1.ProtocolTCP, Port: 30080}: {Chain: extChain}},
 				NoEndpointNodePorts: map[PortKey]Verdict{{Proto: corev1.ProtocolTCP, Port: 30080}: {Kind: Drop}},
@@ -223,9 +230,13 @@ func TestBuild(t *testing.T) {
 			slices: []*discoveryv1.EndpointSlice{slice(8080, ready("10.244.0.3", "node-a"), ready("10.244.1.3", "node-b"))},
 			want: &Service{
 				Chains: []Chain{
-					{Name: svcChain, Rules: []Rule{{DNAT: []netip.AddrPort{ap("10.244.0.3:8080"), ap("10.244.1.3:8080")}, Proto: corev1.ProtocolTCP}}},
-					{Name: locChain, Rules: []Rule{{DNAT: []netip.AddrPort{ap("10.244.0.3:8080")}, Proto: corev1.ProtocolTCP}}},
+					{Name: svcChain, Rules: []Rule{{Pick: svcChain, PickOf: 2}}},
+					{Name: locChain, Rules: []Rule{{Pick: locChain, PickOf: 1}}},
 					{Name: extChain, Rules: []Rule{{SaddrIn: &pod, Goto: svcChain}, {FibSaddrLocal: true, MarkMasq: true}, {FibSaddrLocal: true, Goto: svcChain}, {Goto: locChain}}},
+				},
+				Groups: []Group{
+					{Name: svcChain, Endpoints: []netip.AddrPort{ap("10.244.0.3:8080"), ap("10.244.1.3:8080")}},
+					{Name: locChain, Endpoints: []netip.AddrPort{ap("10.244.0.3:8080")}},
 				},
 				ServiceIPs: map[Key]Verdict{clusterKey: {Chain: svcChain}},
 				NodePorts:  map[PortKey]Verdict{{Proto: corev1.ProtocolTCP, Port: 30080}: {Chain: extChain}},
@@ -253,7 +264,8 @@ func TestBuild(t *testing.T) {
 			}),
 			slices: []*discoveryv1.EndpointSlice{slice(8080, ready("10.244.1.3", "node-b"), ready("10.244.0.9", "node-a"))},
 			want: &Service{
-				Chains:     []Chain{{Name: locChain, Rules: []Rule{{DNAT: []netip.AddrPort{ap("10.244.0.9:8080")}, Proto: corev1.ProtocolTCP}}}},
+				Chains:     []Chain{{Name: locChain, Rules: []Rule{{Pick: locChain, PickOf: 1}}}},
+				Groups:     []Group{{Name: locChain, Endpoints: []netip.AddrPort{ap("10.244.0.9:8080")}}},
 				ServiceIPs: map[Key]Verdict{clusterKey: {Chain: locChain}},
 				ClusterIPs: []netip.Addr{clusterKey.IP},
 				Hairpins:   []Hairpin{{IP: netip.MustParseAddr("10.244.0.9"), Proto: corev1.ProtocolTCP, Port: 8080}},

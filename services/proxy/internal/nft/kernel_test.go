@@ -190,6 +190,9 @@ func TestKernelSessionAffinity(t *testing.T) {
 	}
 	// A periodic full resync keeps the affinity entries.
 	h.sync(true, map[*corev1.Service][]*discoveryv1.EndpointSlice{svc: {testSlice(h.c.BackendIPs...)}})
+	if d := h.s.LastDrift(); d != "" {
+		t.Fatalf("resync found drift in an untouched table: %s", d)
+	}
 	again := h.count("tcp", "10.96.0.12:80", 10)
 	for name := range got {
 		if again[name] != 10 {

@@ -1,8 +1,21 @@
 // Package nft programs the model of internal/model into the kernel: one
 // table (ip drover, or ip6 drover) written over netlink with
-// github.com/google/nftables, every sync in one atomic batch. A full sync
-// rewrites every chain and map of the table; an incremental one touches only
-// the changed Services' chains and map elements.
+// github.com/google/nftables, every sync in one atomic batch.
+//
+// Layout. Endpoints live in maps, not in rules: each Service port's chain
+// holds one rule that loads the port's group id, draws numgen random mod N
+// beside it and looks up group-id . index in service-endpoints to DNAT
+// (or, for ClientIP affinity, in service-endpoint-chains to go to the
+// endpoint's chain). An endpoint change therefore edits a few map elements;
+// only a change in the number of endpoints replaces that one rule. There
+// are no anonymous sets: the kernel's set handling is linear in the number
+// of sets of a table, which made one set per Service quadratic.
+//
+// The first sync of a Syncer replaces the table atomically; later ones,
+// full or not, apply the difference from what was programmed. A full sync
+// first compares the kernel with what was programmed (chains, sets, every
+// map element, the fixed chains' rule counts) and replaces the table when
+// they differ, which repairs drift.
 package nft
 
 import (
@@ -10,8 +23,8 @@ import (
 	"fmt"
 	"net/netip"
 	"reflect"
-	"syscall"
-	"time"
+	"sort"
+	"strconv"
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/binaryutil"
@@ -44,14 +57,29 @@ const (
 	chainClusterIPCheck = "cluster-ips-check"
 	setNodePortIPs      = "nodeport-ips"
 
+	// Endpoint groups: group id . index → address . port (or → goto
+	// endpoint chain, for affinity), in endpointShards maps each, chosen
+	// by group id. Sharding bounds two kernel walks: adding an element to
+	// a map checks every rule bound to it, and binding a rule from a new
+	// chain walks every element.
+	mapServiceEndpoints = "service-endpoints-"
+	mapEndpointChains   = "service-endpoint-chains-"
+	endpointShards      = 64
+
 	// elemChunk bounds elements per netlink message (attributes are 64 KiB at most).
 	elemChunk = 128
 	// sockBuf is the netlink socket buffer: every message of a batch is acked.
 	sockBuf = 256 << 20
 )
 
-// ErrFamily is returned for an IP family other than IPv4 and IPv6.
-var ErrFamily = errors.New("nft: unsupported IP family")
+// Errors.
+var (
+	// ErrFamily is returned for an IP family other than IPv4 and IPv6.
+	ErrFamily = errors.New("nft: unsupported IP family")
+	// ErrNeedFull is returned by an incremental sync after a failed one:
+	// only a full sync knows the whole desired state to start over from.
+	ErrNeedFull = errors.New("nft: a previous sync failed; a full sync is needed")
+)
 
 // Options configure a Syncer.
 type Options struct {
@@ -61,9 +89,34 @@ type Options struct {
 	NetNSFd int
 	// ClusterCIDRs of Family: their sources are pods, never masqueraded to ClusterIPs.
 	ClusterCIDRs []netip.Prefix
-	// NodePortIPs limits NodePorts to these addresses; empty means every
-	// local address but loopback.
-	NodePortIPs []netip.Addr
+	// NodePorts selects the destination addresses that accept NodePorts.
+	NodePorts NodePortAddrs
+}
+
+// NodePortAddrs says where NodePorts answer. The zero value means every
+// local address but loopback (kube-proxy without --nodeport-addresses).
+type NodePortAddrs struct {
+	// Restricted limits NodePorts to IPs (which may be empty: then no
+	// address accepts NodePorts).
+	Restricted bool
+	IPs        []netip.Addr
+	// Localhost, when not Restricted, adds loopback addresses (the node's
+	// own clients reaching 127.0.0.1:nodePort; needs route_localnet).
+	Localhost bool
+}
+
+// LoopbackAllowed reports whether NodePorts answer on a loopback address,
+// which needs net.ipv4.conf.all.route_localnet=1.
+func (n NodePortAddrs) LoopbackAllowed() bool {
+	if !n.Restricted {
+		return n.Localhost
+	}
+	for _, ip := range n.IPs {
+		if ip.IsLoopback() {
+			return true
+		}
+	}
+	return false
 }
 
 // Stats count what is in the table after a sync.
@@ -73,13 +126,25 @@ type Stats struct {
 
 // Syncer owns one table. It is not safe for concurrent use.
 type Syncer struct {
-	opts    Options
-	fam     family
-	table   *nftables.Table
-	conn    *nftables.Conn
+	opts  Options
+	fam   family
+	table *nftables.Table
+	conn  *nftables.Conn
+	sets  map[string]*nftables.Set
+	stats Stats
+
+	// What is programmed, valid while !broken.
+	broken  bool
 	applied map[string]*model.Service
-	sets    map[string]*nftables.Set
-	stats   Stats
+	contrib map[string]contribution
+	elems   *elementTable
+	groups  map[string]uint32 // group (chain) name → id
+	// chainGroups are the groups of endpoint chains (ClientIP affinity).
+	chainGroups map[string]bool
+	freeIDs     []uint32
+	nextID      uint32
+	baseRules   map[string]int // rules per fixed chain
+	lastDrift   string
 }
 
 // New connects to nftables in the given namespace.
@@ -101,9 +166,8 @@ func New(o Options) (*Syncer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("nft: connect: %w", err)
 	}
-	s := &Syncer{opts: o, fam: fam, conn: c, applied: map[string]*model.Service{}}
+	s := &Syncer{opts: o, fam: fam, conn: c, broken: true}
 	s.table = &nftables.Table{Name: TableName, Family: fam.table}
-	s.defineSets()
 	return s, nil
 }
 
@@ -137,8 +201,9 @@ func (s *Syncer) defineSets() {
 	f := s.fam
 	svcKey := nftables.MustConcatSetType(f.addrT, nftables.TypeInetProto, nftables.TypeInetService)
 	portKey := nftables.MustConcatSetType(nftables.TypeInetProto, nftables.TypeInetService)
+	groupKey := nftables.MustConcatSetType(nftables.TypeInteger, nftables.TypeInteger)
 	vmap := func(n string, k nftables.SetDatatype) *nftables.Set {
-		return &nftables.Set{Table: s.table, Name: n, IsMap: true, KeyType: k, DataType: nftables.TypeVerdict, Concatenation: true}
+		return &nftables.Set{Table: s.table, Name: n, IsMap: true, KeyType: k, DataType: nftables.TypeVerdict, Concatenation: k != nftables.TypeInteger}
 	}
 	s.sets = map[string]*nftables.Set{
 		model.ServiceIPsMap:   vmap(model.ServiceIPsMap, svcKey),
@@ -150,126 +215,209 @@ func (s *Syncer) defineSets() {
 		model.HairpinSet: {Table: s.table, Name: model.HairpinSet, Concatenation: true,
 			KeyType: nftables.MustConcatSetType(f.addrT, f.addrT, nftables.TypeInetProto, nftables.TypeInetService)},
 	}
+	for i := uint32(0); i < endpointShards; i++ {
+		n := shard(mapServiceEndpoints, i)
+		s.sets[n] = &nftables.Set{Table: s.table, Name: n, IsMap: true, Concatenation: true,
+			KeyType: groupKey, DataType: nftables.MustConcatSetType(f.addrT, nftables.TypeInetService)}
+		n = shard(mapEndpointChains, i)
+		s.sets[n] = vmap(n, groupKey)
+	}
 }
 
-// Sync programs services. With full, services is the whole desired state
-// and everything in the table is rewritten (repairing any drift); without,
-// services holds only the changed ones, nil meaning deleted.
+// Sync programs services. With full, services is the whole desired state;
+// without, services holds only the changed ones, nil meaning deleted.
 func (s *Syncer) Sync(services map[string]*model.Service, full bool) error {
 	var err error
-	if full {
-		err = s.fullSync(services)
-	} else {
-		err = s.partialSync(services)
+	switch {
+	case full && !s.broken:
+		err = s.resync(services)
+	case full:
+		s.lastDrift = ""
+		err = s.replace(services)
+	case s.broken:
+		err = ErrNeedFull
+	default:
+		err = s.apply(services, false)
 	}
 	if err != nil {
+		s.broken = true
 		return err
 	}
 	s.countStats()
 	return nil
 }
 
-func (s *Syncer) fullSync(services map[string]*model.Service) error {
-	existingChains, existingSets, err := s.existing()
+// replace writes the whole table anew in one batch, deleting the old one
+// in the same batch so that no packet sees a half-written table.
+func (s *Syncer) replace(services map[string]*model.Service) error {
+	s.applied = map[string]*model.Service{}
+	s.contrib = map[string]contribution{}
+	s.elems = newElementTable()
+	s.groups = map[string]uint32{}
+	s.chainGroups = map[string]bool{}
+	s.freeIDs, s.nextID = nil, 1
+	s.defineSets()
+
+	exists, err := tableExists(s.conn, s.fam.table)
 	if err != nil {
 		return err
 	}
 	c := s.conn
+	if exists {
+		c.AddTable(s.table)
+		c.DelTable(s.table)
+	}
 	c.AddTable(s.table)
-	s.writeBase(existingChains)
-	desiredChains := map[string]bool{}
-	desiredSets := map[string]bool{}
-	var rules []model.Chain
-	for _, svc := range services {
-		if svc == nil {
-			continue
-		}
-		for _, ch := range svc.Chains {
-			desiredChains[ch.Name] = true
-			s.ensureChain(ch.Name, existingChains[ch.Name])
-			rules = append(rules, ch)
-		}
-		for _, a := range svc.AffinitySets {
-			if desiredSets[a.Name] || existingSets[a.Name] {
-				// Kept, not flushed: affinity survives a resync.
-				desiredSets[a.Name] = true
-				continue
-			}
-			desiredSets[a.Name] = true
-			if err := c.AddSet(s.affinitySet(a), nil); err != nil {
-				return fmt.Errorf("nft: affinity set: %w", err)
-			}
+	s.writeBase()
+	for _, name := range sortedKeys(s.sets) {
+		if err := c.AddSet(s.sets[name], nil); err != nil {
+			return fmt.Errorf("nft: set %s: %w", name, err)
 		}
 	}
-	for _, set := range s.sets {
-		if existingSets[set.Name] {
-			c.FlushSet(set)
-			continue
-		}
-		if err := c.AddSet(set, nil); err != nil {
-			return fmt.Errorf("nft: set %s: %w", set.Name, err)
-		}
-	}
-	if len(s.opts.NodePortIPs) > 0 {
+	if s.opts.NodePorts.Restricted {
 		var elems []nftables.SetElement
-		for _, ip := range s.opts.NodePortIPs {
+		for _, ip := range s.opts.NodePorts.IPs {
 			elems = append(elems, nftables.SetElement{Key: ip.AsSlice()})
 		}
 		if err := s.addElements(s.sets[setNodePortIPs], elems); err != nil {
 			return err
 		}
 	}
-	empty := &model.Service{}
-	for _, svc := range services {
-		if svc == nil {
-			continue
-		}
-		if err := s.elements(empty, svc); err != nil {
-			return err
-		}
-	}
 	if err := s.writeBaseRules(); err != nil {
 		return err
 	}
-	for _, ch := range rules {
-		if err := s.writeRules(ch); err != nil {
-			return err
-		}
-	}
-	// Leftovers (services deleted while we were down, or drift).
-	for name := range existingChains {
-		if model.IsServiceChain(name) && !desiredChains[name] {
-			c.FlushChain(&nftables.Chain{Table: s.table, Name: name})
-		}
-	}
-	for name := range existingChains {
-		if model.IsServiceChain(name) && !desiredChains[name] {
-			c.DelChain(&nftables.Chain{Table: s.table, Name: name})
-		}
-	}
-	for name := range existingSets {
-		if model.IsAffinitySet(name) && !desiredSets[name] {
-			c.DelSet(&nftables.Set{Table: s.table, Name: name})
-		}
-	}
-	if err := c.Flush(); err != nil {
-		return fmt.Errorf("nft: full sync: %w", err)
-	}
-	s.applied = map[string]*model.Service{}
-	for k, svc := range services {
-		if svc != nil {
-			s.applied[k] = svc
-		}
+	if err := s.apply(services, true); err != nil {
+		return fmt.Errorf("nft: replace table: %w", err)
 	}
 	return nil
 }
 
-func (s *Syncer) partialSync(changed map[string]*model.Service) error {
+// resync brings the table to services, which is the whole desired state:
+// it checks the kernel against what was programmed (a mismatch replaces
+// the table), then applies only the difference.
+func (s *Syncer) resync(services map[string]*model.Service) error {
+	drift, err := s.drift()
+	if err != nil {
+		return err
+	}
+	s.lastDrift = drift
+	if drift != "" {
+		return s.replace(services)
+	}
+	changed := make(map[string]*model.Service, len(services))
+	for k, svc := range services {
+		if old := s.applied[k]; old == nil || svc == nil || !reflect.DeepEqual(old, svc) {
+			changed[k] = svc
+		}
+	}
+	for k := range s.applied {
+		if _, ok := services[k]; !ok {
+			changed[k] = nil
+		}
+	}
+	if len(changed) == 0 {
+		return nil
+	}
+	return s.apply(changed, false)
+}
+
+// LastDrift is why the last full sync replaced the table ("" when the
+// kernel matched what was programmed), for logs and tests.
+func (s *Syncer) LastDrift() string { return s.lastDrift }
+
+// drift compares the kernel with what was programmed and says how they
+// differ ("" when they match).
+func (s *Syncer) drift() (string, error) {
+	chains, err := s.conn.ListChainsOfTableFamily(s.fam.table)
+	if err != nil {
+		return "", fmt.Errorf("nft: list chains: %w", err)
+	}
+	have := map[string]bool{}
+	for _, ch := range chains {
+		if ch.Table.Name == TableName {
+			have[ch.Name] = true
+		}
+	}
+	want := map[string]bool{}
+	for _, b := range baseChains {
+		want[b.name] = true
+	}
+	for _, n := range fixedChains {
+		want[n] = true
+	}
+	for _, svc := range s.applied {
+		for _, ch := range svc.Chains {
+			want[ch.Name] = true
+		}
+	}
+	if len(have) != len(want) {
+		return fmt.Sprintf("%d chains in the kernel, %d programmed", len(have), len(want)), nil
+	}
+	for n := range want {
+		if !have[n] {
+			return "chain " + n + " missing", nil
+		}
+	}
+	for chain, n := range s.baseRules {
+		rules, err := s.conn.GetRules(s.table, &nftables.Chain{Table: s.table, Name: chain})
+		if err != nil {
+			return "", fmt.Errorf("nft: list rules of %s: %w", chain, err)
+		}
+		if len(rules) != n {
+			return fmt.Sprintf("chain %s has %d rules, want %d", chain, len(rules), n), nil
+		}
+	}
+	sets, err := s.conn.GetSets(s.table)
+	if err != nil {
+		return "", fmt.Errorf("nft: list sets: %w", err)
+	}
+	haveSets := map[string]bool{}
+	for _, set := range sets {
+		haveSets[set.Name] = true
+	}
+	for _, svc := range s.applied {
+		for _, a := range svc.AffinitySets {
+			if !haveSets[a.Name] {
+				return "set " + a.Name + " missing", nil
+			}
+		}
+	}
+	for name, set := range s.sets {
+		if !haveSets[name] {
+			return "set " + name + " missing", nil
+		}
+		if name == setNodePortIPs {
+			continue
+		}
+		elems, err := s.conn.GetSetElements(set)
+		if err != nil {
+			return "", fmt.Errorf("nft: list elements of %s: %w", name, err)
+		}
+		want := s.elems.kernel[name]
+		if len(elems) != len(want) {
+			return fmt.Sprintf("%s has %d elements, want %d", name, len(elems), len(want)), nil
+		}
+		for _, e := range elems {
+			k, v := fromElement(e, set.DataType == nftables.TypeVerdict)
+			if w, ok := want[k]; !ok || w != v {
+				return fmt.Sprintf("%s element %x is %q, want %q", name, k, v, w), nil
+			}
+		}
+	}
+	return "", nil
+}
+
+// apply queues the changes from what is programmed to changed (nil:
+// deleted), then sends them in one batch. fresh means the batch also
+// creates the table (replace).
+func (s *Syncer) apply(changed map[string]*model.Service, fresh bool) error {
 	c := s.conn
 	empty := &model.Service{}
 	var newChains, changedChains []model.Chain
-	var staleChains []string
-	var staleSets []string
+	var staleChains, staleSets []string
+	var elemChanges []elemChange
+	newContrib := make(map[string]contribution, len(changed))
+	var freed []string
 	for key, nw := range changed {
 		old := s.applied[key]
 		if old == nil {
@@ -311,29 +459,34 @@ func (s *Syncer) partialSync(changed map[string]*model.Service) error {
 		for a := range oldSets {
 			staleSets = append(staleSets, a.Name)
 		}
+		still := map[string]bool{}
+		for _, g := range nw.Groups {
+			still[g.Name] = true
+		}
+		for _, g := range old.Groups {
+			if !still[g.Name] {
+				freed = append(freed, g.Name)
+			}
+		}
+		nc := s.contribution(nw)
+		newContrib[key] = nc
+		elemChanges = append(elemChanges, s.elems.update(key, s.contrib[key], nc)...)
 	}
 	for _, ch := range newChains {
-		s.ensureChain(ch.Name, false)
+		c.AddChain(&nftables.Chain{Table: s.table, Name: ch.Name})
 	}
 	for _, ch := range changedChains {
-		s.ensureChain(ch.Name, true)
+		c.FlushChain(&nftables.Chain{Table: s.table, Name: ch.Name})
 	}
-	for key, nw := range changed {
-		old := s.applied[key]
-		if old == nil {
-			old = empty
-		}
-		if nw == nil {
-			nw = empty
-		}
-		if err := s.elements(old, nw); err != nil {
-			return err
-		}
-	}
+	// Rules before elements: binding a rule to a data map walks the map's
+	// elements, so on a fresh table this keeps the walks empty.
 	for _, ch := range append(newChains, changedChains...) {
 		if err := s.writeRules(ch); err != nil {
 			return err
 		}
+	}
+	if err := s.writeElements(elemChanges); err != nil {
+		return err
 	}
 	for _, name := range staleChains {
 		c.FlushChain(&nftables.Chain{Table: s.table, Name: name})
@@ -345,110 +498,106 @@ func (s *Syncer) partialSync(changed map[string]*model.Service) error {
 		c.DelSet(&nftables.Set{Table: s.table, Name: name})
 	}
 	if err := c.Flush(); err != nil {
+		if fresh {
+			return err
+		}
 		return fmt.Errorf("nft: sync: %w", err)
 	}
+	s.elems.commit(elemChanges)
 	for key, nw := range changed {
 		if nw == nil {
 			delete(s.applied, key)
+			delete(s.contrib, key)
 		} else {
 			s.applied[key] = nw
+			s.contrib[key] = newContrib[key]
 		}
 	}
+	for _, g := range freed {
+		if id, ok := s.groups[g]; ok {
+			delete(s.groups, g)
+			delete(s.chainGroups, g)
+			s.freeIDs = append(s.freeIDs, id)
+		}
+	}
+	s.broken = false
 	return nil
 }
 
-// existing lists the chains and sets of our table in the kernel.
-func (s *Syncer) existing() (map[string]bool, map[string]bool, error) {
-	chains := map[string]bool{}
-	sets := map[string]bool{}
-	all, err := s.conn.ListChainsOfTableFamily(s.fam.table)
-	if err != nil {
-		return nil, nil, fmt.Errorf("nft: list chains: %w", err)
+// groupID returns the id of a group, allocating one for a new group. Ids
+// are reused only after the group's removal was committed.
+func (s *Syncer) groupID(name string) uint32 {
+	if id, ok := s.groups[name]; ok {
+		return id
 	}
-	for _, ch := range all {
-		if ch.Table.Name == TableName {
-			chains[ch.Name] = true
-		}
+	var id uint32
+	if n := len(s.freeIDs); n > 0 {
+		id, s.freeIDs = s.freeIDs[n-1], s.freeIDs[:n-1]
+	} else {
+		id = s.nextID
+		s.nextID++
 	}
-	if len(chains) == 0 {
-		return chains, sets, nil // no table yet
-	}
-	ss, err := s.conn.GetSets(s.table)
-	if err != nil && !errors.Is(err, syscall.ENOENT) {
-		return nil, nil, fmt.Errorf("nft: list sets: %w", err)
-	}
-	for _, set := range ss {
-		sets[set.Name] = true
-	}
-	return chains, sets, nil
+	s.groups[name] = id
+	return id
 }
 
-func (s *Syncer) ensureChain(name string, exists bool) {
-	ch := &nftables.Chain{Table: s.table, Name: name}
-	if exists {
-		s.conn.FlushChain(ch)
-		return
+// contribution lists the map elements of one Service.
+func (s *Syncer) contribution(m *model.Service) contribution {
+	c := contribution{}
+	for k, v := range m.ServiceIPs {
+		c.put(model.ServiceIPsMap, s.svcKey(k), verdictVal(v))
 	}
-	s.conn.AddChain(ch)
+	for k, v := range m.NoEndpoints {
+		c.put(model.NoEndpointsMap, s.svcKey(k), verdictVal(v))
+	}
+	for k, v := range m.NodePorts {
+		c.put(model.NodePortsMap, portKeyBytes(k), verdictVal(v))
+	}
+	for k, v := range m.NoEndpointNodePorts {
+		c.put(model.NoEndpointNPMap, portKeyBytes(k), verdictVal(v))
+	}
+	for _, ip := range m.ClusterIPs {
+		c.put(model.ClusterIPsSet, ip.AsSlice(), valNone)
+	}
+	for _, h := range m.Hairpins {
+		c.put(model.HairpinSet, s.hairpinKey(h), valNone)
+	}
+	for _, g := range m.Groups {
+		id := s.groupID(g.Name)
+		s.chainGroups[g.Name] = len(g.Chains) > 0
+		for i, ch := range g.Chains {
+			c.put(shard(mapEndpointChains, id), groupKey(id, i), valGoto+ch)
+		}
+		for i, ep := range g.Endpoints {
+			c.put(shard(mapServiceEndpoints, id), groupKey(id, i), addrPortVal(ep))
+		}
+	}
+	return c
 }
 
-func (s *Syncer) affinitySet(a model.AffinitySet) *nftables.Set {
-	return &nftables.Set{Table: s.table, Name: a.Name, KeyType: s.fam.addrT, Dynamic: true, HasTimeout: true, Timeout: a.Timeout}
-}
-
-// elements queues the map/set element changes from old to nw.
-func (s *Syncer) elements(old, nw *model.Service) error {
-	type change struct {
-		set      *nftables.Set
-		del, add []nftables.SetElement
-	}
-	var changes []change
-	svcMap := func(name string, o, n map[model.Key]model.Verdict) {
-		ch := change{set: s.sets[name]}
-		for k, v := range o {
-			if nv, ok := n[k]; !ok || nv != v {
-				ch.del = append(ch.del, nftables.SetElement{Key: s.svcKey(k)})
-			}
-		}
-		for k, v := range n {
-			if ov, ok := o[k]; !ok || ov != v {
-				ch.add = append(ch.add, nftables.SetElement{Key: s.svcKey(k), VerdictData: verdict(v)})
-			}
-		}
-		changes = append(changes, ch)
-	}
-	portMap := func(name string, o, n map[model.PortKey]model.Verdict) {
-		ch := change{set: s.sets[name]}
-		for k, v := range o {
-			if nv, ok := n[k]; !ok || nv != v {
-				ch.del = append(ch.del, nftables.SetElement{Key: portKeyBytes(k)})
-			}
-		}
-		for k, v := range n {
-			if ov, ok := o[k]; !ok || ov != v {
-				ch.add = append(ch.add, nftables.SetElement{Key: portKeyBytes(k), VerdictData: verdict(v)})
-			}
-		}
-		changes = append(changes, ch)
-	}
-	svcMap(model.ServiceIPsMap, old.ServiceIPs, nw.ServiceIPs)
-	svcMap(model.NoEndpointsMap, old.NoEndpoints, nw.NoEndpoints)
-	portMap(model.NodePortsMap, old.NodePorts, nw.NodePorts)
-	portMap(model.NoEndpointNPMap, old.NoEndpointNodePorts, nw.NoEndpointNodePorts)
-	ips := change{set: s.sets[model.ClusterIPsSet]}
-	ips.del, ips.add = diffKeys(old.ClusterIPs, nw.ClusterIPs, func(a netip.Addr) []byte { return a.AsSlice() })
-	hp := change{set: s.sets[model.HairpinSet]}
-	hp.del, hp.add = diffKeys(old.Hairpins, nw.Hairpins, s.hairpinKey)
-	changes = append(changes, ips, hp)
+// writeElements queues element changes: every delete before any add, so a
+// key that changes value is replaced within the batch.
+func (s *Syncer) writeElements(changes []elemChange) error {
+	del := map[string][]nftables.SetElement{}
+	add := map[string][]nftables.SetElement{}
 	for _, ch := range changes {
-		for i := 0; i < len(ch.del); i += elemChunk {
-			if err := s.conn.SetDeleteElements(ch.set, ch.del[i:min(i+elemChunk, len(ch.del))]); err != nil {
-				return fmt.Errorf("nft: delete elements of %s: %w", ch.set.Name, err)
+		if ch.del {
+			del[ch.set] = append(del[ch.set], nftables.SetElement{Key: []byte(ch.key)})
+		}
+		if ch.add {
+			add[ch.set] = append(add[ch.set], toElement(ch.key, ch.val))
+		}
+	}
+	for _, name := range sortedKeys(del) {
+		elems := del[name]
+		for i := 0; i < len(elems); i += elemChunk {
+			if err := s.conn.SetDeleteElements(s.sets[name], elems[i:min(i+elemChunk, len(elems))]); err != nil {
+				return fmt.Errorf("nft: delete elements of %s: %w", name, err)
 			}
 		}
 	}
-	for _, ch := range changes {
-		if err := s.addElements(ch.set, ch.add); err != nil {
+	for _, name := range sortedKeys(add) {
+		if err := s.addElements(s.sets[name], add[name]); err != nil {
 			return err
 		}
 	}
@@ -464,48 +613,8 @@ func (s *Syncer) addElements(set *nftables.Set, elems []nftables.SetElement) err
 	return nil
 }
 
-func diffKeys[T comparable](old, nw []T, key func(T) []byte) (del, add []nftables.SetElement) {
-	in := map[T]bool{}
-	for _, v := range nw {
-		in[v] = true
-	}
-	was := map[T]bool{}
-	for _, v := range old {
-		was[v] = true
-		if !in[v] {
-			del = append(del, nftables.SetElement{Key: key(v)})
-		}
-	}
-	for v := range in {
-		if !was[v] {
-			add = append(add, nftables.SetElement{Key: key(v)})
-		}
-	}
-	return del, add
-}
-
-func (s *Syncer) svcKey(k model.Key) []byte {
-	b := append([]byte{}, k.IP.AsSlice()...)
-	b = append(b, pad4([]byte{protoNum(k.Proto)})...)
-	return append(b, pad4(port(k.Port))...)
-}
-
-func portKeyBytes(k model.PortKey) []byte {
-	return append(pad4([]byte{protoNum(k.Proto)}), pad4(port(k.Port))...)
-}
-
-func (s *Syncer) hairpinKey(h model.Hairpin) []byte {
-	b := append([]byte{}, h.IP.AsSlice()...)
-	b = append(b, h.IP.AsSlice()...)
-	b = append(b, pad4([]byte{protoNum(h.Proto)})...)
-	return append(b, pad4(port(h.Port))...)
-}
-
-func verdict(v model.Verdict) *expr.Verdict {
-	if v.Kind == model.Drop {
-		return &expr.Verdict{Kind: expr.VerdictDrop}
-	}
-	return &expr.Verdict{Kind: expr.VerdictGoto, Chain: v.Chain}
+func (s *Syncer) affinitySet(a model.AffinitySet) *nftables.Set {
+	return &nftables.Set{Table: s.table, Name: a.Name, KeyType: s.fam.addrT, Dynamic: true, HasTimeout: true, Timeout: a.Timeout}
 }
 
 // writeRules appends a per-service chain's rules.
@@ -540,176 +649,77 @@ func (s *Syncer) ruleExprs(r model.Rule) ([]expr.Any, error) {
 		e = append(e, f.loadSaddr(reg1), &expr.Dynset{SrcRegKey: reg1, SetName: r.UpdateSet, Operation: uint32(unix.NFT_DYNSET_OP_UPDATE)})
 	case r.Goto != "":
 		e = append(e, gotoChain(r.Goto))
-	case len(r.NumgenGoto) > 0:
-		elems := make([]nftables.SetElement, len(r.NumgenGoto))
-		for i, c := range r.NumgenGoto {
-			elems[i] = nftables.SetElement{Key: binaryutil.NativeEndian.PutUint32(uint32(i)), VerdictData: &expr.Verdict{Kind: expr.VerdictGoto, Chain: c}}
+	case r.Pick != "":
+		// group id in reg 8, numgen's index in reg 9: the 8-byte key of
+		// the group maps. (The kernel refuses loads of registers not
+		// written earlier in the same rule, so this cannot be split across
+		// chains.)
+		id, ok := s.groups[r.Pick]
+		if !ok || r.PickOf <= 0 {
+			return nil, fmt.Errorf("rule picks from unknown or empty group %q", r.Pick)
 		}
-		set := &nftables.Set{Table: s.table, Anonymous: true, Constant: true, IsMap: true, KeyType: nftables.TypeInteger, DataType: nftables.TypeVerdict}
-		if err := s.conn.AddSet(set, elems); err != nil {
-			return nil, err
-		}
-		e = append(e, &expr.Numgen{Register: reg1, Modulus: uint32(len(elems)), Type: unix.NFT_NG_RANDOM}, lookup(set, true))
-	case len(r.DNAT) > 0:
 		e = append(e,
-			&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: reg1},
-			&expr.Cmp{Op: expr.CmpOpEq, Register: reg1, Data: []byte{protoNum(r.Proto)}})
-		if len(r.DNAT) == 1 {
-			e = append(e,
-				&expr.Immediate{Register: reg1, Data: r.DNAT[0].Addr().AsSlice()},
-				&expr.Immediate{Register: reg2, Data: port(r.DNAT[0].Port())},
-				&expr.NAT{Type: expr.NATTypeDestNAT, Family: f.nfproto, RegAddrMin: reg1, RegProtoMin: reg2})
+			&expr.Immediate{Register: reg32_00, Data: binaryutil.NativeEndian.PutUint32(id)},
+			&expr.Numgen{Register: reg32_00 + 1, Modulus: uint32(r.PickOf), Type: unix.NFT_NG_RANDOM})
+		if s.chainGroups[r.Pick] {
+			set := s.sets[shard(mapEndpointChains, id)]
+			e = append(e, &expr.Lookup{SourceRegister: reg32_00, SetName: set.Name, SetID: set.ID, IsDestRegSet: true, DestRegister: 0})
 			break
 		}
-		// One rule, any number of endpoints: numgen picks an index, an
-		// anonymous map turns it into address . port.
-		elems := make([]nftables.SetElement, len(r.DNAT))
-		for i, d := range r.DNAT {
-			elems[i] = nftables.SetElement{Key: binaryutil.NativeEndian.PutUint32(uint32(i)),
-				Val: append(append([]byte{}, d.Addr().AsSlice()...), pad4(port(d.Port()))...)}
-		}
-		set := &nftables.Set{Table: s.table, Anonymous: true, Constant: true, IsMap: true,
-			KeyType: nftables.TypeInteger, DataType: nftables.MustConcatSetType(f.addrT, nftables.TypeInetService)}
-		if err := s.conn.AddSet(set, elems); err != nil {
-			return nil, err
-		}
-		l := lookup(set, false)
-		l.IsDestRegSet, l.DestRegister = true, reg1
+		set := s.sets[shard(mapServiceEndpoints, id)]
 		e = append(e,
-			&expr.Numgen{Register: reg1, Modulus: uint32(len(elems)), Type: unix.NFT_NG_RANDOM}, l,
-			&expr.NAT{Type: expr.NATTypeDestNAT, Family: f.nfproto, RegAddrMin: reg1, RegProtoMin: f.nextReg32()})
+			&expr.Lookup{SourceRegister: reg32_00, SetName: set.Name, SetID: set.ID, IsDestRegSet: true, DestRegister: reg32_00},
+			&expr.NAT{Type: expr.NATTypeDestNAT, Family: f.nfproto, RegAddrMin: reg32_00, RegProtoMin: f.nextReg32()})
+	case r.DNAT.IsValid():
+		e = append(e,
+			&expr.Immediate{Register: reg1, Data: r.DNAT.Addr().AsSlice()},
+			&expr.Immediate{Register: reg2, Data: port(r.DNAT.Port())},
+			&expr.NAT{Type: expr.NATTypeDestNAT, Family: f.nfproto, RegAddrMin: reg1, RegProtoMin: reg2})
 	default:
 		return nil, fmt.Errorf("rule %+v has no action", r)
 	}
 	return e, nil
 }
 
-// baseChain describes one hooked chain.
-type baseChain struct {
-	name string
-	typ  nftables.ChainType
-	hook *nftables.ChainHook
-	prio *nftables.ChainPriority
-}
-
-var baseChains = []baseChain{
-	{chainNatPrerouting, nftables.ChainTypeNAT, nftables.ChainHookPrerouting, nftables.ChainPriorityNATDest},
-	{chainNatOutput, nftables.ChainTypeNAT, nftables.ChainHookOutput, nftables.ChainPriorityNATDest},
-	{chainNatPostrouting, nftables.ChainTypeNAT, nftables.ChainHookPostrouting, nftables.ChainPriorityNATSource},
-	{chainFilterInput, nftables.ChainTypeFilter, nftables.ChainHookInput, nftables.ChainPriorityFilter},
-	{chainFilterForward, nftables.ChainTypeFilter, nftables.ChainHookForward, nftables.ChainPriorityFilter},
-	{chainFilterOutput, nftables.ChainTypeFilter, nftables.ChainHookOutput, nftables.ChainPriorityFilter},
-}
-
-var fixedChains = []string{chainServices, chainMasquerading, model.MarkMasqChain, chainSvcEPCheck, chainNPEPCheck, chainClusterIPCheck, model.RejectChain}
-
-// writeBase creates (or empties) the hooked and fixed chains.
-func (s *Syncer) writeBase(existing map[string]bool) {
-	for _, b := range baseChains {
-		ch := &nftables.Chain{Table: s.table, Name: b.name, Type: b.typ, Hooknum: b.hook, Priority: b.prio}
-		s.conn.AddChain(ch)
-		if existing[b.name] {
-			s.conn.FlushChain(ch)
-		}
-	}
-	for _, n := range fixedChains {
-		s.ensureChain(n, existing[n])
-	}
-}
-
-func (s *Syncer) writeBaseRules() error {
-	f := s.fam
-	add := func(chain string, e ...expr.Any) {
-		s.conn.AddRule(&nftables.Rule{Table: s.table, Chain: &nftables.Chain{Table: s.table, Name: chain}, Exprs: e})
-	}
-	cat := func(parts ...[]expr.Any) []expr.Any {
-		var out []expr.Any
-		for _, p := range parts {
-			out = append(out, p...)
-		}
-		return out
-	}
-	one := func(e ...expr.Any) []expr.Any { return e }
-	sets := s.sets
-
-	add(chainNatPrerouting, jump(chainServices))
-	add(chainNatOutput, jump(chainServices))
-	add(chainNatPostrouting, jump(chainMasquerading))
-	add(chainFilterInput, cat(ctStateNew(), one(jump(chainNPEPCheck)))...)
-	for _, c := range []string{chainFilterInput, chainFilterForward, chainFilterOutput} {
-		add(c, cat(ctStateNew(), one(jump(chainSvcEPCheck)))...)
-	}
-	for _, c := range []string{chainFilterForward, chainFilterOutput} {
-		add(c, cat(ctStateNew(), one(jump(chainClusterIPCheck)))...)
-	}
-
-	// services: masquerade ClusterIP traffic that does not come from a pod,
-	// then dispatch on destination, then NodePorts.
-	masqOffCluster := one(f.loadDaddr(reg1), lookup(sets[model.ClusterIPsSet], false))
-	for _, p := range s.opts.ClusterCIDRs {
-		masqOffCluster = append(masqOffCluster, inPrefix(f.loadSaddr(reg1), p, true)...)
-	}
-	add(chainServices, append(masqOffCluster, jump(model.MarkMasqChain))...)
-	add(chainServices, cat(f.destKey(), one(lookup(sets[model.ServiceIPsMap], true)))...)
-	add(chainServices, cat(s.nodePortMatch(), portKey(), one(lookup(sets[model.NodePortsMap], true)))...)
-
-	add(model.MarkMasqChain,
-		&expr.Meta{Key: expr.MetaKeyMARK, Register: reg1},
-		&expr.Bitwise{SourceRegister: reg1, DestRegister: reg1, Len: 4,
-			Mask: binaryutil.NativeEndian.PutUint32(^MasqueradeMark), Xor: binaryutil.NativeEndian.PutUint32(MasqueradeMark)},
-		&expr.Meta{Key: expr.MetaKeyMARK, SourceRegister: true, Register: reg1})
-	add(chainMasquerading,
-		&expr.Meta{Key: expr.MetaKeyMARK, Register: reg1},
-		&expr.Bitwise{SourceRegister: reg1, DestRegister: reg1, Len: 4,
-			Mask: binaryutil.NativeEndian.PutUint32(MasqueradeMark), Xor: binaryutil.NativeEndian.PutUint32(0)},
-		&expr.Cmp{Op: expr.CmpOpNeq, Register: reg1, Data: binaryutil.NativeEndian.PutUint32(0)},
-		&expr.Meta{Key: expr.MetaKeyMARK, Register: reg1},
-		&expr.Bitwise{SourceRegister: reg1, DestRegister: reg1, Len: 4,
-			Mask: binaryutil.NativeEndian.PutUint32(^MasqueradeMark), Xor: binaryutil.NativeEndian.PutUint32(0)},
-		&expr.Meta{Key: expr.MetaKeyMARK, SourceRegister: true, Register: reg1},
-		&expr.Masq{FullyRandom: true})
-	// Hairpin: a pod reaching itself through its Service must see the
-	// node as the source, or it would answer itself directly.
-	r := f.nextReg32()
-	add(chainMasquerading,
-		&expr.Ct{Register: reg1, Key: expr.CtKeySTATUS},
-		&expr.Bitwise{SourceRegister: reg1, DestRegister: reg1, Len: 4,
-			Mask: binaryutil.NativeEndian.PutUint32(ipsDNAT), Xor: binaryutil.NativeEndian.PutUint32(0)},
-		&expr.Cmp{Op: expr.CmpOpNeq, Register: reg1, Data: binaryutil.NativeEndian.PutUint32(0)},
-		f.loadSaddr(reg1),
-		f.loadDaddr(r),
-		&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: r + f.addrLen/4},
-		&expr.Payload{DestRegister: r + f.addrLen/4 + 1, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2},
-		lookup(sets[model.HairpinSet], false),
-		&expr.Masq{FullyRandom: true})
-
-	add(chainSvcEPCheck, cat(f.destKey(), one(lookup(sets[model.NoEndpointsMap], true)))...)
-	add(chainNPEPCheck, cat(s.nodePortMatch(), portKey(), one(lookup(sets[model.NoEndpointNPMap], true)))...)
-	add(chainClusterIPCheck, f.loadDaddr(reg1), lookup(sets[model.ClusterIPsSet], false),
-		&expr.Reject{Type: unix.NFT_REJECT_ICMP_UNREACH, Code: f.rejectCode})
-	add(model.RejectChain, &expr.Reject{Type: unix.NFT_REJECT_ICMP_UNREACH, Code: f.rejectCode})
-	return nil
-}
-
-// nodePortMatch selects the destinations that accept NodePorts.
-func (s *Syncer) nodePortMatch() []expr.Any {
-	if len(s.opts.NodePortIPs) > 0 {
-		return []expr.Any{s.fam.loadDaddr(reg1), lookup(s.sets[setNodePortIPs], false)}
-	}
-	return append(fibLocal(false), inPrefix(s.fam.loadDaddr(reg1), s.fam.loop, true)...)
-}
-
 func (s *Syncer) countStats() {
-	st := Stats{Chains: len(baseChains) + len(fixedChains), Rules: 22, Services: len(s.applied)}
+	st := Stats{Chains: len(baseChains) + len(fixedChains), Services: len(s.applied), Elements: s.elems.count()}
+	for _, n := range s.baseRules {
+		st.Rules += n
+	}
 	for _, svc := range s.applied {
 		for _, ch := range svc.Chains {
 			st.Chains++
 			st.Rules += len(ch.Rules)
 		}
-		st.Elements += len(svc.ServiceIPs) + len(svc.NodePorts) + len(svc.NoEndpoints) +
-			len(svc.NoEndpointNodePorts) + len(svc.ClusterIPs) + len(svc.Hairpins)
 	}
 	s.stats = st
+}
+
+// shard names the endpoint map of a group.
+func shard(prefix string, id uint32) string {
+	return prefix + strconv.Itoa(int(id%endpointShards))
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func tableExists(c *nftables.Conn, fam nftables.TableFamily) (bool, error) {
+	tables, err := c.ListTablesOfFamily(fam)
+	if err != nil {
+		return false, fmt.Errorf("nft: list tables: %w", err)
+	}
+	for _, t := range tables {
+		if t.Name == TableName {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // Cleanup deletes the table if it exists (--cleanup, tests).
@@ -766,5 +776,3 @@ func TableExists(fam corev1.IPFamily, netnsFd int) (bool, error) {
 	}
 	return false, nil
 }
-
-var _ = time.Second

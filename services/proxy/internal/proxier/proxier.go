@@ -38,8 +38,11 @@ type Options struct {
 	NodeName      string
 	ClusterCIDRs  []netip.Prefix
 	NodePortCIDRs []netip.Prefix
-	SyncPeriod    time.Duration
-	MinSyncPeriod time.Duration
+	// NodePortLocalhost also accepts NodePorts on 127.0.0.1 (IPv4 only;
+	// sets route_localnet in the namespace).
+	NodePortLocalhost bool
+	SyncPeriod        time.Duration
+	MinSyncPeriod     time.Duration
 	// NetNSFd is the namespace to program (<= 0: the process's own).
 	NetNSFd int
 	// Routes enables host-gw routes.
@@ -96,11 +99,19 @@ func New(o Options) (*Proxier, error) {
 				cidrs = append(cidrs, c)
 			}
 		}
-		npIPs, err := nodePortIPs(o.NetNSFd, f, o.NodePortCIDRs)
+		np, err := nodePortAddrs(o.NetNSFd, f, o.NodePortCIDRs, o.NodePortLocalhost)
 		if err != nil {
 			return nil, err
 		}
-		s, err := nft.New(nft.Options{Family: f, NetNSFd: o.NetNSFd, ClusterCIDRs: cidrs, NodePortIPs: npIPs})
+		if len(o.NodePortCIDRs) > 0 && len(np.IPs) == 0 {
+			o.Logger.Warn("no local address matches --nodeport-addresses: NodePorts answer nowhere", zap.String("family", string(f)))
+		}
+		if np.LoopbackAllowed() {
+			if err := setRouteLocalnet(o.NetNSFd); err != nil {
+				return nil, fmt.Errorf("proxier: route_localnet: %w", err)
+			}
+		}
+		s, err := nft.New(nft.Options{Family: f, NetNSFd: o.NetNSFd, ClusterCIDRs: cidrs, NodePorts: np})
 		if err != nil {
 			return nil, err
 		}
