@@ -28,10 +28,15 @@ const (
 	BinScheduler         = "drover-scheduler"
 	BinKubelet           = "drover-kubelet"
 	BinProxy             = "drover-proxy"
+	BinDNS               = "drover-dns"
 )
 
 // NodeBinaries are what a cluster with nodes needs besides drover and the apiserver.
 var NodeBinaries = []string{BinControllerManager, BinScheduler, BinKubelet}
+
+// ClusterBinaries are what a whole cluster (every component of drover up) needs
+// besides drover and the apiserver.
+var ClusterBinaries = []string{BinControllerManager, BinScheduler, BinKubelet, BinProxy, BinDNS}
 
 // versionLDFlags make the kubectl built here report v1.37.2, as a released kubectl does.
 var versionLDFlags = strings.Join([]string{
@@ -135,7 +140,7 @@ func build(root, dir, name string) error {
 		cmd = exec.Command("go", "build", "-o", tmp, "./services/drover")
 	case BinAPIServer:
 		cmd = exec.Command("go", "build", "-o", tmp, "./services/apiserver")
-	case BinControllerManager, BinScheduler, BinProxy:
+	case BinControllerManager, BinScheduler, BinProxy, BinDNS:
 		cmd = exec.Command("go", "build", "-o", tmp, "./services/"+strings.TrimPrefix(name, "drover-"))
 	case BinKubelet:
 		// libcontainer needs cgo; seccomp needs libseccomp.

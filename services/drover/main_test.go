@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"drover.dev/drover/internal/nodenet"
 	"drover.dev/drover/internal/testutil"
 )
 
@@ -32,7 +34,7 @@ func TestBinaryUpDown(t *testing.T) {
 	apiPort := testutil.FreePort(t)
 	etcdPorts := testutil.FreePorts(t, 3) // etcd client, etcd peer, NATS
 
-	up := exec.Command(drover, "up", "--state-dir", state,
+	up := exec.Command(drover, "up", "--state-dir", state, "--components", "apiserver",
 		"--apiserver-port", strconv.Itoa(apiPort),
 		"--etcd-port", strconv.Itoa(etcdPorts[0]), "--etcd-peer-port", strconv.Itoa(etcdPorts[1]),
 		"--nats-port", strconv.Itoa(etcdPorts[2]))
@@ -111,5 +113,56 @@ func TestBinaryUpDown(t *testing.T) {
 			conn.Close()
 			t.Errorf("port %d still served after drover down", port)
 		}
+	}
+}
+
+// TestBinaryNetNSExec runs a program in a node's network namespace the way drover up
+// runs a node's kubelet: the program sees the node's addresses, not the host's.
+func TestBinaryNetNSExec(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds drover")
+	}
+	drover := testutil.Build(t, "drover.dev/drover", t.TempDir(), "drover")
+	n, err := nodenet.New(nodenet.Config{Bridge: "drvx" + strconv.Itoa(os.Getpid()%10000), Network: netip.MustParsePrefix("198.19.250.0/24"), ClusterID: "x" + strconv.Itoa(os.Getpid())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	node, err := n.Node(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := n.TeardownNode(node); err != nil {
+			t.Error(err)
+		}
+		if err := n.TeardownBridge(); err != nil {
+			t.Error(err)
+		}
+	})
+	if err := n.EnsureBridge(); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.EnsureNode(node); err != nil {
+		t.Fatal(err)
+	}
+
+	out, err := exec.Command(drover, "netns-exec", node.NetNS, "--", "cat", "/proc/net/fib_trie").CombinedOutput()
+	if err != nil {
+		t.Fatalf("netns-exec: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), node.IP.String()) {
+		t.Errorf("the program does not see the node's address %s:\n%s", node.IP, out)
+	}
+	host, err := os.ReadFile("/proc/net/fib_trie")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(host) == string(out) {
+		t.Error("the program sees the host's routing table")
+	}
+
+	out, err = exec.Command(drover, "netns-exec", "/run/netns/does-not-exist", "--", "true").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "does-not-exist") {
+		t.Errorf("netns-exec into a missing namespace = %v, %q; want an error naming it", err, out)
 	}
 }

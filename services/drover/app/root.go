@@ -30,6 +30,7 @@ func NewCommand() *cobra.Command {
 		newDownCommand(global),
 		newVersionCommand(),
 		newImageCommand(),
+		newNetNSExecCommand(),
 	)
 	return cmd
 }

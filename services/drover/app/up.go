@@ -8,8 +8,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -22,8 +22,10 @@ import (
 	"drover.dev/drover/app/options"
 	"drover.dev/drover/internal/atomicfile"
 	"drover.dev/drover/internal/etcd"
+	"drover.dev/drover/internal/hostroutes"
 	"drover.dev/drover/internal/kubeconfig"
 	"drover.dev/drover/internal/natsserver"
+	"drover.dev/drover/internal/nodenet"
 	"drover.dev/drover/internal/pidfile"
 	"drover.dev/drover/internal/pki"
 	"drover.dev/drover/internal/statedir"
@@ -36,6 +38,8 @@ const (
 	ControllerManagerBinary = "drover-controller-manager"
 	SchedulerBinary         = "drover-scheduler"
 	KubeletBinary           = "drover-kubelet"
+	ProxyBinary             = "drover-proxy"
+	DNSBinary               = "drover-dns"
 	// ClusterCIDR is where nodes' pod CIDRs come from.
 	ClusterCIDR = "10.244.0.0/16"
 	// ServiceClusterIPRange and ServiceNodePortRange are the cluster's
@@ -89,8 +93,20 @@ type upConfig struct {
 	// clientHost is where clients reach the apiserver: the bind address,
 	// or loopback when it binds every address.
 	clientHost string
+	// bindAddress is where the apiserver listens: --bind-address, or the
+	// bridge's host address when nodes in their own namespaces could not
+	// reach a loopback one.
+	bindAddress string
 	// natsURL is the event bus the daemons use, embedded or external.
 	natsURL string
+	// net is the nodes' network with --nodes > 1, nil with one node (it
+	// runs in the host's namespace).
+	net *nodenet.Network
+	// droverExe is this program, which runs a node's kubelet in the node's
+	// namespace (drover netns-exec).
+	droverExe string
+	// dnsAddr is where drover-dns listens, the DNS Service's endpoint.
+	dnsAddr netip.AddrPort
 }
 
 func completeUp(o *options.UpOptions, verbose bool) (*upConfig, error) {
@@ -112,14 +128,38 @@ func completeUp(o *options.UpOptions, verbose bool) (*upConfig, error) {
 	if binDir, err = filepath.Abs(binDir); err != nil {
 		return nil, err
 	}
-	clientHost := o.BindAddress
-	if ip := net.ParseIP(o.BindAddress); ip != nil && ip.IsUnspecified() {
-		clientHost = "127.0.0.1"
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("find drover's own executable: %w", err)
+	}
+	cfg := &upConfig{UpOptions: o, verbose: verbose, dir: dir, binDir: binDir, droverExe: exe, bindAddress: o.BindAddress}
+	ip := net.ParseIP(o.BindAddress)
+	cfg.clientHost = o.BindAddress
+	if ip != nil && ip.IsUnspecified() {
+		cfg.clientHost = "127.0.0.1"
 		if ip.To4() == nil {
-			clientHost = "::1"
+			cfg.clientHost = "::1"
 		}
 	}
-	return &upConfig{UpOptions: o, verbose: verbose, dir: dir, binDir: binDir, clientHost: clientHost}, nil
+	if o.Nodes > 1 {
+		network, err := netip.ParsePrefix(o.NodeNetwork)
+		if err != nil {
+			return nil, fmt.Errorf("--node-network: %w", err)
+		}
+		if cfg.net, err = nodenet.New(nodenet.Config{Bridge: o.Bridge, Network: network, ClusterID: nodenet.ClusterID(dir.Root)}); err != nil {
+			return nil, err
+		}
+		// Nodes reach the control plane at the bridge's host address, which
+		// the host reaches as well.
+		host := cfg.net.HostIP().String()
+		switch {
+		case ip.IsLoopback():
+			cfg.bindAddress, cfg.clientHost = host, host
+		case ip.IsUnspecified():
+			cfg.clientHost = host
+		}
+	}
+	return cfg, nil
 }
 
 // apiserverPort is the port of replica i.
@@ -128,6 +168,15 @@ func (c *upConfig) apiserverPort(i int) int { return c.APIServerPort + i }
 // apiserverURL is the base URL of replica i as clients reach it.
 func (c *upConfig) apiserverURL(i int) string {
 	return "https://" + net.JoinHostPort(c.clientHost, strconv.Itoa(c.apiserverPort(i)))
+}
+
+// natsHost is where the embedded NATS listens: loopback, or the bridge's
+// host address when nodes in their own namespaces use it.
+func (c *upConfig) natsHost() string {
+	if c.net != nil {
+		return c.net.HostIP().String()
+	}
+	return "127.0.0.1"
 }
 
 // runUp runs the cluster until ctx is done. It returns nil when ctx ends the
@@ -157,12 +206,28 @@ func runUp(ctx context.Context, cfg *upConfig, stdout, stderr io.Writer, lg *zap
 		}
 	}()
 
-	apiserverBinary := filepath.Join(cfg.binDir, APIServerBinary)
-	if _, err := os.Stat(apiserverBinary); err != nil {
-		return fmt.Errorf("%s not found in %s (build it, or point --bin-dir at its directory): %w", APIServerBinary, cfg.binDir, err)
+	if err := checkBinaries(cfg); err != nil {
+		return err
+	}
+	status := newStartStatus(stdout)
+
+	// 0. The nodes' network comes first: the apiserver and NATS listen on
+	// the bridge. Deferred first, so it goes last.
+	if cfg.net != nil {
+		if err := cfg.net.EnsureBridge(); err != nil {
+			return err
+		}
+		defer func() {
+			if err := cfg.net.TeardownBridge(); err != nil {
+				lg.Warn("failed to remove the node bridge", zap.Error(err))
+			} else {
+				lg.Info("removed the node bridge", zap.String("bridge", cfg.net.Bridge()))
+			}
+		}()
+		status.done("network", fmt.Sprintf("bridge %s, host %s", cfg.net.Bridge(), cfg.net.HostIP()))
 	}
 	for i := range cfg.APIServerReplicas {
-		if err := checkPortFree(cfg.BindAddress, cfg.apiserverPort(i)); err != nil {
+		if err := checkPortFree(cfg.bindAddress, cfg.apiserverPort(i)); err != nil {
 			return fmt.Errorf("apiserver port: %w", err)
 		}
 	}
@@ -196,12 +261,13 @@ func runUp(ctx context.Context, cfg *upConfig, stdout, stderr io.Writer, lg *zap
 		return fmt.Errorf("write %s: %w", cfg.dir.EtcdURLFile(), err)
 	}
 	lg.Info("etcd is ready", zap.Strings("servers", etcdServers))
+	status.done("etcd", "")
 
 	// 2. The event bus.
 	natsURL := cfg.NATSURL
 	if natsURL == "" {
 		lg.Info("starting embedded NATS", zap.String("store-dir", cfg.dir.NATSStoreDir()), zap.Int("port", cfg.NATSPort))
-		ns, err := natsserver.Start(natsserver.Config{StoreDir: cfg.dir.NATSStoreDir(), Port: cfg.NATSPort, Logger: lg.Named("nats")})
+		ns, err := natsserver.Start(natsserver.Config{StoreDir: cfg.dir.NATSStoreDir(), Host: cfg.natsHost(), Port: cfg.NATSPort, Logger: lg.Named("nats")})
 		if err != nil {
 			return err
 		}
@@ -216,11 +282,12 @@ func runUp(ctx context.Context, cfg *upConfig, stdout, stderr io.Writer, lg *zap
 		return fmt.Errorf("write %s: %w", cfg.dir.NATSURLFile(), err)
 	}
 	cfg.natsURL = natsURL
+	status.done("nats", "")
 
 	// 3. Certificates.
 	certs, err := pki.Ensure(pki.Config{
 		Dir:          cfg.dir.PKIDir(),
-		ServingHosts: []string{cfg.BindAddress},
+		ServingHosts: []string{cfg.bindAddress, cfg.clientHost},
 		Logger:       lg,
 	})
 	if err != nil {
@@ -238,27 +305,35 @@ func runUp(ctx context.Context, cfg *upConfig, stdout, stderr io.Writer, lg *zap
 		return err
 	}
 
-	// 5. Daemons.
+	// 5. Daemons: the control plane, then the nodes.
 	readyClient, err := newReadyClient(certs)
 	if err != nil {
 		return err
 	}
-	sup := supervisor.New(supervisor.Config{
+	// Two supervisors, so that Ctrl-C stops the nodes and cleans them up
+	// while the control plane still answers them (a kubelet's clean-up
+	// asks for its pod CIDR), then stops the control plane.
+	supCfg := supervisor.Config{
 		LogDir: cfg.dir.LogsDir(),
 		Stdout: stdout,
 		Stderr: stderr,
 		Logger: lg,
-	})
-	cluster, err := clusterDaemons(cfg, certs, etcdServers, readyClient)
+	}
+	controlSup, nodeSup := supervisor.New(supCfg), supervisor.New(supCfg)
+	controlPlane, err := clusterDaemons(cfg, certs, etcdServers, readyClient)
 	if err != nil {
 		return err
 	}
-	// Deferred before sup.Stop, so it runs after the kubelets stopped:
-	// their containers and pod networks go too (the pods stay in etcd and
-	// are recreated by the next drover up).
-	defer cleanupNodes(cluster, lg)
-	defer sup.Stop()
-	for _, d := range cluster {
+	nodes, err := localNodes(cfg, certs)
+	if err != nil {
+		return err
+	}
+	defer controlSup.Stop()
+	// Each node's containers, pod networks, proxy rules and namespace go
+	// (the pods stay in etcd and are recreated by the next drover up).
+	defer cleanupNodes(cfg, nodes, lg)
+	defer nodeSup.Stop()
+	start := func(sup *supervisor.Supervisor, d supervisor.Daemon) error {
 		if err := sup.Start(d); err != nil {
 			return err
 		}
@@ -268,12 +343,57 @@ func runUp(ctx context.Context, cfg *upConfig, stdout, stderr io.Writer, lg *zap
 		if err != nil {
 			return fmt.Errorf("%w; its log is %s", err, filepath.Join(cfg.dir.LogsDir(), d.Name+".log"))
 		}
-		lg.Info("daemon is ready", zap.String("daemon", d.Name))
+		lg.Debug("daemon is ready", zap.String("daemon", d.Name))
+		status.done(d.Name, "")
+		return nil
+	}
+	for _, d := range controlPlane {
+		if err := start(controlSup, d); err != nil {
+			return err
+		}
+	}
+	client, err := adminClient(cfg)
+	if err != nil {
+		return err
+	}
+	if cfg.Runs(options.ComponentDNS) {
+		if err := publishDNSService(ctx, client, cfg.dnsAddr); err != nil {
+			return err
+		}
+		status.done("dns service", fmt.Sprintf("%s -> %s", ClusterDNSIP, cfg.dnsAddr))
+	}
+	if cfg.net != nil {
+		go hostroutes.Run(ctx, client, cfg.net, lg.Named("host-routes"))
+	}
+	for _, n := range nodes {
+		if n.inNetNS() {
+			if err := cfg.net.EnsureNode(n.place); err != nil {
+				return err
+			}
+		}
+		for _, d := range []supervisor.Daemon{n.kubelet, n.proxy} {
+			if d.Name == "" {
+				continue
+			}
+			if err := start(nodeSup, d); err != nil {
+				return err
+			}
+		}
+	}
+	if cfg.Runs(options.ComponentKubelet) {
+		if err := waitNodesReady(ctx, client, nodes, status); err != nil {
+			return err
+		}
 	}
 
-	fmt.Fprintf(stdout, "drover is up: export KUBECONFIG=%s; kubectl get namespaces\n", cfg.dir.KubeconfigFile())
+	first := "kubectl get namespaces"
+	if cfg.Runs(options.ComponentKubelet) {
+		first = "kubectl get nodes -o wide"
+	}
+	fmt.Fprintf(stdout, "drover is up: export KUBECONFIG=%s; %s\n", cfg.dir.KubeconfigFile(), first)
 
-	// 6. Run until told to stop; the deferred calls stop the daemons, then etcd.
+	// 6. Run until told to stop; the deferred calls stop the daemons, clean
+	// the nodes up, then stop NATS and etcd and remove the bridge.
 	select {
 	case <-ctx.Done():
 		return nil
@@ -299,13 +419,13 @@ func clusterDaemons(cfg *upConfig, certs *pki.Bundle, etcdServers []string, read
 		ds = append(ds, supervisor.Daemon{
 			Name:   "controller-manager",
 			Binary: filepath.Join(cfg.binDir, ControllerManagerBinary),
-			Args: []string{
+			Args: append([]string{
 				"--kubeconfig=" + cfg.dir.KubeconfigFile(),
 				"--port=" + strconv.Itoa(port),
 				"--nats-url=" + cfg.natsURL,
 				"--cluster-cidr=" + ClusterCIDR,
 				"--allocate-node-cidrs=true",
-			},
+			}, cfg.ExtraArgs(options.ComponentControllerManager)...),
 			Ready: supervisor.HTTPGetCheck(plain, "http://127.0.0.1:"+strconv.Itoa(port)+"/healthz"),
 		})
 	}
@@ -317,58 +437,37 @@ func clusterDaemons(cfg *upConfig, certs *pki.Bundle, etcdServers []string, read
 		ds = append(ds, supervisor.Daemon{
 			Name:   "scheduler",
 			Binary: filepath.Join(cfg.binDir, SchedulerBinary),
-			Args: []string{
+			Args: append([]string{
 				"--kubeconfig=" + cfg.dir.KubeconfigFile(),
 				"--secure-port=" + strconv.Itoa(port),
 				"--nats-url=" + cfg.natsURL,
-			},
+			}, cfg.ExtraArgs(options.ComponentScheduler)...),
 			Ready: supervisor.HTTPGetCheck(plain, "http://127.0.0.1:"+strconv.Itoa(port)+"/readyz"),
 		})
 	}
-	if cfg.Runs(options.ComponentKubelet) {
+	if cfg.Runs(options.ComponentDNS) {
 		health, err := freePort()
 		if err != nil {
 			return nil, err
 		}
-		api, err := preferredPort(10250)
+		addr, err := dnsListenAddr(cfg)
 		if err != nil {
 			return nil, err
 		}
-		const node = "node-1"
+		cfg.dnsAddr = addr
 		ds = append(ds, supervisor.Daemon{
-			Name:   "kubelet",
-			Binary: filepath.Join(cfg.binDir, KubeletBinary),
-			Args: []string{
+			Name:   "dns",
+			Binary: filepath.Join(cfg.binDir, DNSBinary),
+			Args: append([]string{
 				"--kubeconfig=" + cfg.dir.KubeconfigFile(),
-				"--hostname-override=" + node,
-				"--root-dir=" + cfg.dir.NodeDir(node),
-				"--runtime=" + cfg.NodeRuntime,
-				"--port=" + strconv.Itoa(api),
-				"--healthz-port=" + strconv.Itoa(health),
-				"--client-ca-file=" + certs.CACert,
+				"--listen=" + addr.String(),
+				"--health-addr=127.0.0.1:" + strconv.Itoa(health),
 				"--nats-url=" + cfg.natsURL,
-			},
+			}, cfg.ExtraArgs(options.ComponentDNS)...),
 			Ready: supervisor.HTTPGetCheck(plain, "http://127.0.0.1:"+strconv.Itoa(health)+"/readyz"),
 		})
 	}
 	return ds, nil
-}
-
-// cleanupNodes runs each kubelet once more with --cleanup.
-func cleanupNodes(daemons []supervisor.Daemon, lg *zap.Logger) {
-	for _, d := range daemons {
-		if filepath.Base(d.Binary) != KubeletBinary {
-			continue
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		cmd := exec.CommandContext(ctx, d.Binary, append(append([]string{}, d.Args...), "--cleanup", "--log-level=warn")...)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			lg.Warn("node cleanup failed", zap.String("daemon", d.Name), zap.Error(err), zap.String("output", string(out)))
-		} else {
-			lg.Info("node cleaned up: no containers or pod networks left", zap.String("daemon", d.Name))
-		}
-		cancel()
-	}
 }
 
 // freePort asks the kernel for a free loopback port for a daemon's health
@@ -399,9 +498,9 @@ func apiserverDaemon(cfg *upConfig, replica int, certs *pki.Bundle, etcdServers 
 	return supervisor.Daemon{
 		Name:   name,
 		Binary: filepath.Join(cfg.binDir, APIServerBinary),
-		Args: []string{
+		Args: append([]string{
 			"--etcd-servers=" + strings.Join(etcdServers, ","),
-			"--bind-address=" + cfg.BindAddress,
+			"--bind-address=" + cfg.bindAddress,
 			"--secure-port=" + strconv.Itoa(cfg.apiserverPort(replica)),
 			"--tls-cert-file=" + certs.APIServerCert,
 			"--tls-private-key-file=" + certs.APIServerKey,
@@ -412,7 +511,9 @@ func apiserverDaemon(cfg *upConfig, replica int, certs *pki.Bundle, etcdServers 
 			// pods/log: the kubelets trust the cluster CA, which signed the admin certificate.
 			"--kubelet-client-certificate=" + certs.AdminCert,
 			"--kubelet-client-key=" + certs.AdminKey,
-		},
+			// The kubernetes Service's endpoint: where pods reach the apiserver.
+			"--advertise-address=" + cfg.clientHost,
+		}, cfg.ExtraArgs(options.ComponentAPIServer)...),
 		Ready: supervisor.HTTPGetCheck(ready, cfg.apiserverURL(replica)+"/readyz"),
 	}
 }

@@ -138,6 +138,7 @@ func TestUpRunsClusterAndResumesIt(t *testing.T) {
 	args := []string{
 		"--state-dir", state,
 		"--bin-dir", binDir,
+		"--components", "apiserver",
 		"--apiserver-port", strconv.Itoa(apiPort),
 		"--apiserver-replicas", "2",
 		"--etcd-port", strconv.Itoa(etcdPorts[0]),
@@ -269,7 +270,7 @@ func TestUpUsesExternalEtcd(t *testing.T) {
 	defer external.Close()
 
 	state := filepath.Join(t.TempDir(), "state")
-	run := startUp(t, "--state-dir", state, "--bin-dir", binDir,
+	run := startUp(t, "--state-dir", state, "--bin-dir", binDir, "--components", "apiserver",
 		"--apiserver-port", strconv.Itoa(testutil.FreePort(t)),
 		"--nats-port", strconv.Itoa(etcdPorts[2]),
 		"--etcd-servers", external.ClientURL())

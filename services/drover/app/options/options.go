@@ -6,7 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
+	"slices"
+	"strings"
 
 	"github.com/spf13/pflag"
 )
@@ -21,6 +24,11 @@ const (
 	DefaultEtcdPeerPort      = 2380
 	DefaultNATSPort          = 4222
 	DefaultNodeRuntime       = "runc"
+	DefaultNodes             = 1
+	// DefaultBridge and DefaultNodeNetwork are the simulated datacentre
+	// network of a cluster with more than one node.
+	DefaultBridge      = "drover0"
+	DefaultNodeNetwork = "172.31.0.0/24"
 )
 
 // Components `drover up` can run, in start order.
@@ -28,11 +36,14 @@ const (
 	ComponentAPIServer         = "apiserver"
 	ComponentControllerManager = "controller-manager"
 	ComponentScheduler         = "scheduler"
-	ComponentKubelet           = "kubelet"
+	ComponentDNS               = "dns"
+	// ComponentKubelet and ComponentProxy run once per node.
+	ComponentKubelet = "kubelet"
+	ComponentProxy   = "proxy"
 )
 
 // AllComponents is the default of --components.
-var AllComponents = []string{ComponentAPIServer, ComponentControllerManager, ComponentScheduler, ComponentKubelet}
+var AllComponents = []string{ComponentAPIServer, ComponentControllerManager, ComponentScheduler, ComponentDNS, ComponentKubelet, ComponentProxy}
 
 // GlobalOptions apply to every command.
 type GlobalOptions struct {
@@ -59,6 +70,24 @@ type UpOptions struct {
 	BinDir            string
 	Components        []string
 	NodeRuntime       string
+	// Nodes is how many nodes run; more than one puts each in a network
+	// namespace of its own on Bridge.
+	Nodes       int
+	Bridge      string
+	NodeNetwork string
+	// DaemonArgs are extra arguments per daemon, "daemon=--flag=value".
+	DaemonArgs []string
+}
+
+// ExtraArgs returns the --daemon-arg arguments of a component, in order.
+func (o *UpOptions) ExtraArgs(component string) []string {
+	var args []string
+	for _, a := range o.DaemonArgs {
+		if name, arg, ok := strings.Cut(a, "="); ok && name == component {
+			args = append(args, arg)
+		}
+	}
+	return args
 }
 
 // Runs reports whether component is in --components.
@@ -83,6 +112,9 @@ func NewUpOptions() *UpOptions {
 		NATSPort:          DefaultNATSPort,
 		Components:        append([]string{}, AllComponents...),
 		NodeRuntime:       DefaultNodeRuntime,
+		Nodes:             DefaultNodes,
+		Bridge:            DefaultBridge,
+		NodeNetwork:       DefaultNodeNetwork,
 	}
 }
 
@@ -97,8 +129,12 @@ func (o *UpOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringSliceVar(&o.EtcdServers, "etcd-servers", o.EtcdServers, "Comma-separated etcd client URLs to use instead of starting an embedded etcd.")
 	fs.IntVar(&o.NATSPort, "nats-port", o.NATSPort, "Client port of the embedded NATS server (JetStream event bus) on 127.0.0.1.")
 	fs.StringVar(&o.NATSURL, "nats-url", o.NATSURL, "URL(s) of an external NATS with JetStream to use instead of starting an embedded one.")
-	fs.StringSliceVar(&o.Components, "components", o.Components, "Daemons to run, in start order: apiserver, controller-manager, scheduler, kubelet (one node, node-1).")
-	fs.StringVar(&o.NodeRuntime, "node-runtime", o.NodeRuntime, "Container runtime of the local node: runc (real containers; needs root) or hollow (nothing runs).")
+	fs.StringSliceVar(&o.Components, "components", o.Components, "Daemons to run, in start order: apiserver, controller-manager, scheduler, dns, and per node kubelet and proxy.")
+	fs.StringVar(&o.NodeRuntime, "node-runtime", o.NodeRuntime, "Container runtime of the nodes: runc (real containers; needs root) or hollow (nothing runs).")
+	fs.IntVar(&o.Nodes, "nodes", o.Nodes, "Number of nodes, node-1..node-N. One node runs in the host's network namespace; more run each in a network namespace of its own, joined by --bridge.")
+	fs.StringVar(&o.Bridge, "bridge", o.Bridge, "With --nodes > 1: the host bridge standing for the datacentre network between the nodes.")
+	fs.StringVar(&o.NodeNetwork, "node-network", o.NodeNetwork, "With --nodes > 1: IPv4 network of --bridge; the host gets its first address (the control plane listens there), node-i the (i+1)th.")
+	fs.StringArrayVar(&o.DaemonArgs, "daemon-arg", o.DaemonArgs, "Extra argument of a daemon, as COMPONENT=ARG (e.g. controller-manager=--node-monitor-grace-period=10s); repeatable. Node arguments go to every node's daemon.")
 	fs.StringVar(&o.BinDir, "bin-dir", o.BinDir, "Directory holding drover-apiserver (default: the directory of the drover executable).")
 }
 
@@ -153,6 +189,27 @@ func (o *UpOptions) Validate() []error {
 	}
 	if o.NodeRuntime != "runc" && o.NodeRuntime != "hollow" {
 		errs = append(errs, fmt.Errorf("--node-runtime %q is neither runc nor hollow", o.NodeRuntime))
+	}
+	if o.Nodes < 1 {
+		errs = append(errs, fmt.Errorf("--nodes must be at least 1, got %d", o.Nodes))
+	}
+	if o.Nodes > 1 {
+		p, err := netip.ParsePrefix(o.NodeNetwork)
+		switch {
+		case err != nil || !p.Addr().Is4():
+			errs = append(errs, fmt.Errorf("--node-network %q is not an IPv4 CIDR", o.NodeNetwork))
+		case o.Nodes > 1<<(32-p.Bits())-3:
+			errs = append(errs, fmt.Errorf("--node-network %s has no room for %d nodes, the host and the broadcast address", p, o.Nodes))
+		}
+		if o.Bridge == "" || len(o.Bridge) > 11 {
+			errs = append(errs, fmt.Errorf("--bridge %q must have 1 to 11 characters (its ports are named <bridge>n<i>)", o.Bridge))
+		}
+	}
+	for _, a := range o.DaemonArgs {
+		name, arg, ok := strings.Cut(a, "=")
+		if !ok || !slices.Contains(AllComponents, name) || !strings.HasPrefix(arg, "-") {
+			errs = append(errs, fmt.Errorf("--daemon-arg %q is not COMPONENT=-FLAG with a component of %v", a, AllComponents))
+		}
 	}
 	for _, s := range o.EtcdServers {
 		u, err := url.Parse(s)

@@ -13,8 +13,10 @@ import (
 // Config says where the server keeps its streams and where it listens.
 type Config struct {
 	StoreDir string
-	Port     int
-	Logger   *zap.Logger
+	// Host is the address to listen on; 127.0.0.1 when empty.
+	Host   string
+	Port   int
+	Logger *zap.Logger
 }
 
 // Server is a running embedded NATS server.
@@ -22,12 +24,16 @@ type Server struct {
 	srv *server.Server
 }
 
-// Start starts NATS with JetStream on 127.0.0.1 and waits until it accepts
+// Start starts NATS with JetStream on cfg.Host and waits until it accepts
 // connections. The store survives restarts, so streams resume.
 func Start(cfg Config) (*Server, error) {
+	host := cfg.Host
+	if host == "" {
+		host = "127.0.0.1"
+	}
 	opts := &server.Options{
 		ServerName: "drover",
-		Host:       "127.0.0.1",
+		Host:       host,
 		Port:       cfg.Port,
 		JetStream:  true,
 		StoreDir:   cfg.StoreDir,

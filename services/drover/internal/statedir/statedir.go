@@ -22,11 +22,12 @@ const (
 	PIDFile        = "drover.pid"
 	NATSStoreDir   = "nats"
 	NATSURLFile    = "nats.url"
+	NodesDir       = "nodes"
 )
 
 // entries are what a state directory may hold; anything else means the
 // directory is not one.
-var entries = []string{EtcdDataDir, EtcdURLFile, PKIDir, LogsDir, KubeconfigFile, PIDFile, NATSStoreDir, NATSURLFile}
+var entries = []string{EtcdDataDir, EtcdURLFile, PKIDir, LogsDir, KubeconfigFile, PIDFile, NATSStoreDir, NATSURLFile, NodesDir}
 
 // ErrNotStateDir is returned for a directory that holds files drover did not
 // put there.
@@ -58,7 +59,7 @@ func (d Dir) NATSStoreDir() string   { return filepath.Join(d.Root, NATSStoreDir
 func (d Dir) NATSURLFile() string    { return filepath.Join(d.Root, NATSURLFile) }
 
 // NodeDir is the kubelet root dir of a local node.
-func (d Dir) NodeDir(node string) string { return filepath.Join(d.Root, "nodes", node) }
+func (d Dir) NodeDir(node string) string { return filepath.Join(d.Root, NodesDir, node) }
 
 // Create makes the directory, readable by its owner only: it holds keys.
 func (d Dir) Create() error {

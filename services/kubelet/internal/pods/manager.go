@@ -49,7 +49,7 @@ type Options struct {
 	Resync time.Duration
 	// PeriodicSync is how often a worker syncs its pod without a change.
 	PeriodicSync time.Duration
-	Logger *zap.Logger
+	Logger       *zap.Logger
 }
 
 // Manager owns the pod workers.

@@ -37,6 +37,9 @@ func main() {
 	fs.String("service-cluster-ip-range", "", "")
 	fs.String("service-node-port-range", "", "")
 	fs.String("nats-url", "", "")
+	fs.String("kubelet-client-certificate", "", "")
+	fs.String("kubelet-client-key", "", "")
+	fs.String("advertise-address", "", "")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		os.Exit(2)
 	}
