@@ -191,7 +191,7 @@ func TestInitContainersRunInOrder(t *testing.T) {
 }
 
 func TestCrashingContainerBacksOff(t *testing.T) {
-	_, cs, ns := setup(t)
+	c, cs, ns := setup(t)
 	createPod(t, cs, ns, &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: "crash"},
 		Spec:       corev1.PodSpec{Containers: []corev1.Container{busybox("main", "echo dying; exit 3")}},
@@ -210,6 +210,27 @@ func TestCrashingContainerBacksOff(t *testing.T) {
 	if !strings.Contains(s.State.Waiting.Message, "back-off 10s restarting failed container=main") {
 		t.Fatalf("back-off message: %q", s.State.Waiting.Message)
 	}
+	// The log of the instance that ended is still there.
+	if out := c.Kubectl(t).MustRun("logs", "-n", ns, "crash", "--previous"); !strings.Contains(out, "dying") {
+		t.Fatalf("logs --previous: %q", out)
+	}
+}
+
+func TestMissingImageReportsPullErrors(t *testing.T) {
+	_, cs, ns := setup(t)
+	missing := busybox("main", "true")
+	missing.Image = strings.Replace(image, "/test/busybox:1.35", "/test/nothing:1", 1)
+	createPod(t, cs, ns, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "nothing"}, Spec: corev1.PodSpec{Containers: []corev1.Container{missing}}})
+	seen := map[string]bool{}
+	waitPod(t, cs, ns, "nothing", 2*time.Minute, func(p *corev1.Pod) error {
+		if w := status(p, "main").State.Waiting; w != nil {
+			seen[w.Reason] = true
+		}
+		if seen["ImagePullBackOff"] && seen["ErrImagePull"] {
+			return nil
+		}
+		return fmt.Errorf("waiting reasons seen: %v", seen)
+	})
 }
 
 func TestOOMKilled(t *testing.T) {

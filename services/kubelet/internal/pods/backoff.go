@@ -71,6 +71,16 @@ func (b *backoff) current(key string) time.Duration {
 	return 0
 }
 
+// last is when key's delay last started (zero when none).
+func (b *backoff) last(key string) time.Time {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if e, ok := b.entries[key]; ok {
+		return e.last
+	}
+	return time.Time{}
+}
+
 func (b *backoff) reset(key string) {
 	b.mu.Lock()
 	defer b.mu.Unlock()

@@ -40,8 +40,10 @@ const (
 )
 
 const (
-	terminalResync = 10 * time.Second
-	defaultGrace   = 30 * time.Second
+	// errImagePullShown is how long ErrImagePull stays before ImagePullBackOff.
+	errImagePullShown = 2 * time.Second
+	terminalResync    = 10 * time.Second
+	defaultGrace      = 30 * time.Second
 )
 
 // podState is what the runtime holds for one pod.
@@ -408,7 +410,12 @@ func (w *worker) ensureImage(ctx context.Context, pod *v1.Pod, c *v1.Container) 
 	}
 	key := backoffKey(pod, "image/"+c.Name)
 	if wait := m.pulls.wait(key, time.Now(), time.Now()); wait > 0 {
-		w.setWaiting(c.Name, ReasonImagePullBackOff, fmt.Sprintf("Back-off pulling image %q", c.Image))
+		// A sync right after the failed pull (the relist sees the new
+		// sandbox) keeps ErrImagePull, so that clients see it before the
+		// back-off reason replaces it.
+		if cur := w.getWaiting(c.Name); cur == nil || cur.Reason != ReasonErrImagePull || time.Since(m.pulls.last(key)) > errImagePullShown {
+			w.setWaiting(c.Name, ReasonImagePullBackOff, fmt.Sprintf("Back-off pulling image %q", c.Image))
+		}
 		return nil, fmt.Errorf("back-off pulling image %q", c.Image)
 	}
 	w.event(pod, v1.EventTypeNormal, "Pulling", "Pulling image %q", c.Image)
