@@ -224,6 +224,14 @@ func runUp(ctx context.Context, cfg *upConfig, stdout, stderr io.Writer, lg *zap
 				lg.Info("removed the node bridge", zap.String("bridge", cfg.net.Bridge()))
 			}
 		}()
+		if err := cfg.net.EnsureNAT(netip.MustParsePrefix(ClusterCIDR)); err != nil {
+			return err
+		}
+		defer func() {
+			if err := cfg.net.TeardownNAT(); err != nil {
+				lg.Warn("failed to remove the nodes' NAT table", zap.Error(err))
+			}
+		}()
 		status.done("network", fmt.Sprintf("bridge %s, host %s", cfg.net.Bridge(), cfg.net.HostIP()))
 	}
 	for i := range cfg.APIServerReplicas {
