@@ -2,6 +2,7 @@ package natsserver
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"testing"
 
@@ -63,5 +64,28 @@ func TestStreamsSurviveRestart(t *testing.T) {
 	}
 	if string(m.Data) != "hello" {
 		t.Fatalf("after restart the message is %q", m.Data)
+	}
+}
+
+// TestListensOnHost: with nodes in their own network namespaces NATS listens on the
+// bridge's host address instead of loopback.
+func TestListensOnHost(t *testing.T) {
+	port := freePort(t)
+	s, err := Start(Config{StoreDir: t.TempDir(), Host: "127.0.0.2", Port: port})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if want := fmt.Sprintf("nats://127.0.0.2:%d", port); s.ClientURL() != want {
+		t.Errorf("ClientURL = %q, want %q", s.ClientURL(), want)
+	}
+	nc, err := nats.Connect(s.ClientURL())
+	if err != nil {
+		t.Fatalf("connect %s: %v", s.ClientURL(), err)
+	}
+	nc.Close()
+	if c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
+		c.Close()
+		t.Errorf("also listens on 127.0.0.1:%d", port)
 	}
 }
