@@ -92,17 +92,30 @@ func (a *ipam) find(owner string) (net.IP, error) {
 // It goes round the range from the last one reserved, so that a released
 // address is not reused at once.
 func (a *ipam) allocate(owner string) (net.IP, error) {
+	ip, _, err := a.acquire(owner)
+	return ip, err
+}
+
+// acquire is allocate that also tells whether the address is new (the
+// owner had none), in one scan of the directory.
+func (a *ipam) acquire(owner string) (ip net.IP, fresh bool, err error) {
 	if owner == "" || strings.ContainsAny(owner, "/\n") {
-		return nil, fmt.Errorf("network: bad pod UID %q", owner)
+		return nil, false, fmt.Errorf("network: bad pod UID %q", owner)
 	}
 	unlock, err := a.lock()
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	defer unlock()
 	if ip, err := a.find(owner); err != nil || ip != nil {
-		return ip, err
+		return ip, false, err
 	}
+	ip, err = a.reserve(owner)
+	return ip, err == nil, err
+}
+
+// reserve takes a free address for owner; the lock must be held.
+func (a *ipam) reserve(owner string) (net.IP, error) {
 	start := a.first
 	if b, err := os.ReadFile(filepath.Join(a.dir, lastFile)); err == nil {
 		if ip := net.ParseIP(strings.TrimSpace(string(b))).To4(); ip != nil {

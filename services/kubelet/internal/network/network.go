@@ -51,8 +51,9 @@ type Network struct {
 	mtu  int
 	ipam *ipam
 	lg   *zap.Logger
-	// mu serializes set-ups in this process (the flock covers others).
-	mu sync.Mutex
+	// pods serializes set-up and tear-down per pod; pods differ in every
+	// name they touch, and the address store has a lock of its own.
+	pods keyedMutex
 }
 
 // New checks cfg and opens the allocation store.
@@ -76,7 +77,7 @@ func New(cfg Config) (*Network, error) {
 	if mtu <= 0 {
 		mtu = 1500
 	}
-	return &Network{cidr: cidr, mtu: mtu, ipam: a, lg: lg}, nil
+	return &Network{cidr: cidr, mtu: mtu, ipam: a, lg: lg, pods: keyedMutex{locks: map[string]*keyedLock{}}}, nil
 }
 
 // PodCIDR returns the CIDR addresses come from.
@@ -92,23 +93,18 @@ func HostVethName(podUID string) string {
 // and veth pair, and returns the address. Calling it again for the same pod
 // returns the same address and repairs what is missing.
 func (n *Network) Setup(ctx context.Context, netnsPath, podUID string) (net.IP, error) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
+	defer n.pods.lock(podUID)()
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	prev, err := n.ipam.find(podUID)
-	if err != nil {
-		return nil, err
-	}
-	ip, err := n.ipam.allocate(podUID)
+	ip, fresh, err := n.ipam.acquire(podUID)
 	if err != nil {
 		return nil, err
 	}
 	if err := n.setup(netnsPath, podUID, ip); err != nil {
 		// Keep the address only if the pod had it before (a repair);
 		// a fresh failure gives it back.
-		if prev == nil {
+		if fresh {
 			_ = n.ipam.release(podUID)
 		}
 		n.lg.Warn("pod network setup failed", zap.String("podUID", podUID), zap.Error(err))
@@ -220,8 +216,7 @@ func (n *Network) setup(netnsPath, podUID string, ip net.IP) error {
 // Teardown removes the pod's veth pair (its host route goes with it) and
 // releases its address. netnsPath may be gone already. Idempotent.
 func (n *Network) Teardown(ctx context.Context, netnsPath, podUID string) error {
-	n.mu.Lock()
-	defer n.mu.Unlock()
+	defer n.pods.lock(podUID)()
 	hostName := HostVethName(podUID)
 	if link, err := netlink.LinkByName(hostName); err == nil {
 		if err := netlink.LinkDel(link); err != nil && !errors.Is(err, unix.ENODEV) {
@@ -231,6 +226,39 @@ func (n *Network) Teardown(ctx context.Context, netnsPath, podUID string) error 
 		return fmt.Errorf("network: %s: %w", hostName, err)
 	}
 	return n.ipam.release(podUID)
+}
+
+// keyedMutex is a mutex per key, dropped when no one holds or waits on it.
+type keyedMutex struct {
+	mu    sync.Mutex
+	locks map[string]*keyedLock
+}
+
+type keyedLock struct {
+	mu   sync.Mutex
+	refs int
+}
+
+// lock takes key's mutex and returns its unlock.
+func (k *keyedMutex) lock(key string) func() {
+	k.mu.Lock()
+	l, ok := k.locks[key]
+	if !ok {
+		l = &keyedLock{}
+		k.locks[key] = l
+	}
+	l.refs++
+	k.mu.Unlock()
+	l.mu.Lock()
+	return func() {
+		l.mu.Unlock()
+		k.mu.Lock()
+		l.refs--
+		if l.refs == 0 {
+			delete(k.locks, key)
+		}
+		k.mu.Unlock()
+	}
 }
 
 // writeSysctl sets a /proc/sys key of this process's network namespace,

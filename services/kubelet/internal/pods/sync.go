@@ -14,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"drover.dev/kubelet/internal/runtime"
+	"drover.dev/kubelet/internal/static"
 )
 
 // Labels the kubelet puts on containers to find them again.
@@ -152,14 +153,14 @@ func (w *worker) sync(ctx context.Context) (time.Duration, bool) {
 	if st.sandbox == nil {
 		if !pod.Spec.HostNetwork && !m.o.PodCIDRReady() {
 			lg.Debug("waiting for the node's pod CIDR")
-			w.report(pod, st)
+			w.report(w.reportBase(pod), st)
 			return m.o.Resync, false
 		}
 		sb, err := m.o.Runtime.RunPodSandbox(ctx, w.sandboxConfig(pod))
 		if err != nil {
 			lg.Warn("failed to create sandbox", zap.Error(err))
 			w.event(pod, v1.EventTypeWarning, "FailedCreatePodSandBox", "Failed to create pod sandbox: %v", err)
-			w.report(pod, st)
+			w.report(w.reportBase(pod), st)
 			return m.o.Resync, false
 		}
 		st.sandbox = sb
@@ -174,7 +175,7 @@ func (w *worker) sync(ctx context.Context) (time.Duration, bool) {
 			next = wait
 		}
 		w.refresh(ctx, pod, st)
-		phase := w.report(pod, st)
+		phase := w.report(w.reportBase(pod), st)
 		if isTerminal(phase) {
 			m.killSandbox(ctx, st.sandbox.ID, 0)
 		}
@@ -186,7 +187,7 @@ func (w *worker) sync(ctx context.Context) (time.Duration, bool) {
 		}
 	}
 	w.refresh(ctx, pod, st)
-	if phase := w.report(pod, st); isTerminal(phase) {
+	if phase := w.report(w.reportBase(pod), st); isTerminal(phase) {
 		m.killSandbox(ctx, st.sandbox.ID, 0)
 		return terminalResync, false
 	}
@@ -443,7 +444,7 @@ func (w *worker) terminate(ctx context.Context, pod *v1.Pod, st *podState, lg *z
 	grace := gracePeriod(pod)
 	w.teardown(ctx, pod, st, grace)
 	w.refresh(ctx, pod, st)
-	w.report(pod, st)
+	w.report(w.reportBase(pod), st)
 	if err := m.o.Status.Flush(ctx, pod.UID); err != nil {
 		lg.Warn("final status not sent", zap.Error(err))
 	}
@@ -513,4 +514,42 @@ func exitReason(c *runtime.ContainerStatus) string {
 		return "Completed"
 	}
 	return "Error"
+}
+
+// reportBase is pod with the conditions the kubelet owns as it last set
+// them. The informer's copy lags behind the status manager's: a sync in
+// between would see no condition (or an older one), stamp a new transition
+// time and send the same status again with only that time changed, one
+// more write per pod in a burst of starts. Static pods are left as they
+// are: their status goes to a mirror pod that may not exist yet, and only a
+// status that changes is sent again once it does.
+func (w *worker) reportBase(pod *v1.Pod) *v1.Pod {
+	if static.IsStatic(pod) {
+		return pod
+	}
+	last, ok := w.m.o.Status.Get(pod.UID)
+	if !ok {
+		return pod
+	}
+	p := *pod
+	p.Status = *pod.Status.DeepCopy()
+	for _, lc := range last.Conditions {
+		if !ownedConditions[lc.Type] {
+			continue
+		}
+		found := false
+		for i := range p.Status.Conditions {
+			c := &p.Status.Conditions[i]
+			if c.Type == lc.Type {
+				found = true
+				if c.Status == lc.Status {
+					c.LastTransitionTime = lc.LastTransitionTime
+				}
+			}
+		}
+		if !found {
+			p.Status.Conditions = append(p.Status.Conditions, lc)
+		}
+	}
+	return &p
 }

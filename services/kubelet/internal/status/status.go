@@ -174,7 +174,9 @@ func (m *Manager) send(ctx context.Context, uid types.UID) {
 	if !ok {
 		return
 	}
-	if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) && !apierrors.IsInvalid(err) {
+	// A static pod's mirror may not exist yet: keep its status until it does.
+	retry := err != nil && e.static && apierrors.IsNotFound(err)
+	if retry || err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) && !apierrors.IsInvalid(err) {
 		// Gone, replaced by a same-named pod (uid differs) or refused: retrying cannot help.
 		m.lg.Warn("failed to update pod status", zap.String("pod", ns+"/"+name), zap.Error(err))
 		m.dirty[uid] = true // retried on the next tick

@@ -121,3 +121,56 @@ func BenchmarkRuncCLI(b *testing.B) {
 	b.StopTimer()
 	reportQuantiles(b, samples)
 }
+
+// BenchmarkRelist measures what the kubelet's once-a-second relist asks of
+// the runtime (ListPodSandboxes and ListContainers("")) with 50 running
+// pods.
+func BenchmarkRelist(b *testing.B) {
+	tmp := b.TempDir()
+	layer := filepath.Join(tmp, "layer")
+	if err := busyboxLayer(layer); err != nil {
+		b.Fatal(err)
+	}
+	parent := "drover-bench-" + newID()[:8]
+	rt, err := New(Options{RootDir: filepath.Join(tmp, "root"), Layers: layers{busyboxImage: layer}, CgroupParent: parent})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	defer func() {
+		sbs, _ := rt.ListPodSandboxes(ctx)
+		for _, sb := range sbs {
+			if err := rt.RemovePodSandbox(ctx, sb.ID); err != nil {
+				b.Error(err)
+			}
+		}
+		roots, _ := filepath.Glob("/sys/fs/cgroup/*")
+		for _, r := range roots {
+			os.Remove(filepath.Join(r, parent))
+		}
+	}()
+	const pods = 50
+	for i := range pods {
+		sb, err := rt.RunPodSandbox(ctx, runtime.SandboxConfig{PodUID: fmt.Sprintf("relist-%d", i), Name: "relist", Namespace: "default"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		id, err := rt.CreateContainer(ctx, sb.ID, cmd("sleeper", "sleep", "1000"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := rt.StartContainer(ctx, id); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for b.Loop() {
+		sbs, err := rt.ListPodSandboxes(ctx)
+		if err != nil || len(sbs) != pods {
+			b.Fatalf("%d sandboxes, %v", len(sbs), err)
+		}
+		cs, err := rt.ListContainers(ctx, "")
+		if err != nil || len(cs) != pods {
+			b.Fatalf("%d containers, %v", len(cs), err)
+		}
+	}
+}

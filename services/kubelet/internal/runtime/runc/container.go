@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -45,7 +46,8 @@ const (
 	rootfsDir   = "rootfs"
 )
 
-func (r *Runtime) loadContainer(id string) (*containerMeta, error) {
+// readContainer reads container.json.
+func (r *Runtime) readContainer(id string) (*containerMeta, error) {
 	if !validID(id) {
 		return nil, fmt.Errorf("%w: container %q", runtime.ErrNotFound, id)
 	}
@@ -57,6 +59,14 @@ func (r *Runtime) loadContainer(id string) (*containerMeta, error) {
 		return nil, err
 	}
 	return &m, nil
+}
+
+// loadContainer returns a container's cached entry.
+func (r *Runtime) loadContainer(id string) (*containerEntry, error) {
+	if !validID(id) {
+		return nil, fmt.Errorf("%w: container %q", runtime.ErrNotFound, id)
+	}
+	return r.containerEntryFor(id)
 }
 
 func validContainerConfig(cfg runtime.ContainerConfig) error {
@@ -87,11 +97,12 @@ func (r *Runtime) CreateContainer(ctx context.Context, sandboxID string, cfg run
 	if err := validContainerConfig(cfg); err != nil {
 		return "", err
 	}
-	sb, err := r.loadSandbox(sandboxID)
+	se, err := r.loadSandbox(sandboxID)
 	if err != nil {
 		return "", err
 	}
-	if r.sandboxStatus(sb).State != runtime.SandboxReady {
+	sb := se.meta
+	if !se.ready {
 		return "", fmt.Errorf("%w: %s", ErrNotReady, sandboxID)
 	}
 	layers, err := r.opts.Layers.LayerDirs(cfg.ImageRef)
@@ -101,15 +112,17 @@ func (r *Runtime) CreateContainer(ctx context.Context, sandboxID string, cfg run
 	newid := newID()
 	id = newid
 	dir := r.containerDir(id)
-	if err := os.MkdirAll(dir, 0o711); err != nil {
-		return "", err
-	}
+	r.setPending(id, true)
 	defer func() {
 		if err != nil {
 			// The named id is "" by now.
 			_ = r.destroy(newid)
+			r.setPending(newid, false)
 		}
 	}()
+	if err := os.MkdirAll(dir, 0o711); err != nil {
+		return "", err
+	}
 	rootfs, err := mountRootfs(dir, layers)
 	if err != nil {
 		return "", err
@@ -143,22 +156,33 @@ func (r *Runtime) CreateContainer(ctx context.Context, sandboxID string, cfg run
 	if err := writeJSON(filepath.Join(dir, metaFile), m); err != nil {
 		return "", err
 	}
-	if err := r.startShim(ctx, dir); err != nil {
+	pid, err := r.startShim(ctx, dir)
+	if err != nil {
 		return "", err
 	}
+	ce := newContainerEntry(m)
+	ce.mu.Lock()
+	ce.watch(pid, runtime.ContainerCreated)
+	ce.mu.Unlock()
+	r.putContainer(ce)
 	r.lg.Debug("container created", zap.String("container", id), zap.String("name", cfg.Name), zap.String("sandbox", sandboxID))
 	return id, nil
 }
 
 // StartContainer lets a created container exec its process.
 func (r *Runtime) StartContainer(ctx context.Context, containerID string) error {
-	if _, err := r.loadContainer(containerID); err != nil {
+	ce, err := r.loadContainer(containerID)
+	if err != nil {
 		return err
 	}
 	c, err := libcontainer.Load(r.stateDir, containerID)
 	if err != nil {
 		return fmt.Errorf("%w: container %s: %v", runtime.ErrNotFound, containerID, err)
 	}
+	ce.mu.Lock()
+	defer ce.mu.Unlock()
+	// Checked after the pidfd was opened, this also proves the pidfd is
+	// the init process's and not a later process's with its pid.
 	st, err := c.Status()
 	if err != nil {
 		return err
@@ -170,20 +194,51 @@ func (r *Runtime) StartContainer(ctx context.Context, containerID string) error 
 	if err := c.Exec(); err != nil {
 		return fmt.Errorf("runc: start %s: %w", containerID, err)
 	}
-	return os.WriteFile(filepath.Join(r.containerDir(containerID), startedFile), []byte(started.UTC().Format(time.RFC3339Nano)), 0o600)
+	if err := os.WriteFile(filepath.Join(r.containerDir(containerID), startedFile), []byte(started.UTC().Format(time.RFC3339Nano)), 0o600); err != nil {
+		return err
+	}
+	ce.started = started.UTC()
+	if ce.live == runtime.ContainerCreated {
+		ce.live = runtime.ContainerRunning
+	}
+	return nil
+}
+
+// initComm is the name `runc init` gives itself (nsenter's prctl).
+const initComm = "runc:[2:INIT]"
+
+// waitExecve waits (briefly) until the container's init has replaced itself
+// with the container's process. libcontainer's Exec returns once init has
+// read the go-ahead, a moment before its execve: a stop signal in between
+// would reach `runc init`, not the process, which may trap or ignore it.
+// Stopping waits for it rather than starting, which is far more frequent.
+func waitExecve(pid int) {
+	if pid <= 0 {
+		return
+	}
+	path := fmt.Sprintf("/proc/%d/comm", pid)
+	deadline := time.Now().Add(time.Second)
+	for wait := 20 * time.Microsecond; ; wait = min(2*wait, 5*time.Millisecond) {
+		b, err := os.ReadFile(path)
+		if err != nil || strings.TrimSpace(string(b)) != initComm || time.Now().After(deadline) {
+			return
+		}
+		time.Sleep(wait)
+	}
 }
 
 // StopContainer signals the container and waits for its exit, killing it
 // after timeout.
 func (r *Runtime) StopContainer(ctx context.Context, containerID string, timeout time.Duration) error {
-	m, err := r.loadContainer(containerID)
+	ce, err := r.loadContainer(containerID)
 	if errors.Is(err, runtime.ErrNotFound) {
 		return nil
 	}
 	if err != nil {
 		return err
 	}
-	st, err := r.status(m)
+	m := ce.meta
+	st, err := r.containerStatus(ce)
 	if err != nil {
 		return err
 	}
@@ -192,7 +247,7 @@ func (r *Runtime) StopContainer(ctx context.Context, containerID string, timeout
 	}
 	c, err := libcontainer.Load(r.stateDir, containerID)
 	if err != nil {
-		return r.waitExit(ctx, m, time.Second)
+		return r.waitExit(ctx, ce, time.Second)
 	}
 	sig := unix.SIGTERM
 	if m.StopSignal != "" {
@@ -202,10 +257,19 @@ func (r *Runtime) StopContainer(ctx context.Context, containerID string, timeout
 	}
 	// A created container runs `runc init`, which no stop signal stops.
 	if st.State == runtime.ContainerRunning && timeout > 0 {
+		ce.mu.Lock()
+		pid := ce.pid
+		ce.mu.Unlock()
+		if pid <= 0 {
+			if s, err := c.State(); err == nil {
+				pid = s.InitProcessPid
+			}
+		}
+		waitExecve(pid)
 		if err := c.Signal(sig); err != nil && !errors.Is(err, libcontainer.ErrNotRunning) {
 			return fmt.Errorf("runc: signal %s: %w", containerID, err)
 		}
-		if err := r.waitExit(ctx, m, timeout); err == nil {
+		if err := r.waitExit(ctx, ce, timeout); err == nil {
 			return nil
 		} else if ctx.Err() != nil {
 			return err
@@ -214,19 +278,19 @@ func (r *Runtime) StopContainer(ctx context.Context, containerID string, timeout
 	if err := c.Signal(unix.SIGKILL); err != nil && !errors.Is(err, libcontainer.ErrNotRunning) {
 		return fmt.Errorf("runc: kill %s: %w", containerID, err)
 	}
-	return r.waitExit(ctx, m, 30*time.Second)
+	return r.waitExit(ctx, ce, 30*time.Second)
 }
 
 var errTimeout = errors.New("runc: timed out waiting for the container to exit")
 
 // waitExit waits until the container's status is no longer created or
 // running (its shim wrote exit.json, or it is gone).
-func (r *Runtime) waitExit(ctx context.Context, m *containerMeta, timeout time.Duration) error {
+func (r *Runtime) waitExit(ctx context.Context, ce *containerEntry, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		st, err := r.status(m)
+		st, err := r.containerStatus(ce)
 		if err != nil {
 			return err
 		}
@@ -247,10 +311,11 @@ func (r *Runtime) waitExit(ctx context.Context, m *containerMeta, timeout time.D
 // RemoveContainer kills the container if it still runs and deletes it; its
 // log stays until the sandbox is removed.
 func (r *Runtime) RemoveContainer(ctx context.Context, containerID string) error {
-	m, err := r.loadContainer(containerID)
+	ce, err := r.loadContainer(containerID)
 	if errors.Is(err, runtime.ErrNotFound) {
 		if validID(containerID) {
 			// A half-created one may have a dir but no meta.
+			r.dropContainer(containerID)
 			return r.destroy(containerID)
 		}
 		return nil
@@ -261,7 +326,9 @@ func (r *Runtime) RemoveContainer(ctx context.Context, containerID string) error
 	if err := r.StopContainer(ctx, containerID, 0); err != nil {
 		return err
 	}
-	return r.destroy(m.ID)
+	err = r.destroy(ce.meta.ID)
+	r.dropContainer(ce.meta.ID)
+	return err
 }
 
 // destroy removes libcontainer state and cgroup, the rootfs mount and the
@@ -285,17 +352,20 @@ func (r *Runtime) destroy(id string) error {
 
 // ListContainers lists the containers of a sandbox, or all with "".
 func (r *Runtime) ListContainers(ctx context.Context, sandboxID string) ([]*runtime.ContainerStatus, error) {
-	ents, err := os.ReadDir(filepath.Join(r.opts.RootDir, "containers"))
-	if err != nil {
-		return nil, err
-	}
-	var out []*runtime.ContainerStatus
-	for _, e := range ents {
-		m, err := r.loadContainer(e.Name())
-		if err != nil || (sandboxID != "" && m.SandboxID != sandboxID) {
-			continue
+	var ces []*containerEntry
+	if sandboxID == "" {
+		// Listing everything also picks up what another process made.
+		all, err := r.syncContainerDirs()
+		if err != nil {
+			return nil, err
 		}
-		st, err := r.status(m)
+		ces = all
+	} else {
+		ces = r.cachedContainers(sandboxID)
+	}
+	out := make([]*runtime.ContainerStatus, 0, len(ces))
+	for _, ce := range ces {
+		st, err := r.containerStatus(ce)
 		if err != nil {
 			return nil, err
 		}
@@ -307,68 +377,80 @@ func (r *Runtime) ListContainers(ctx context.Context, sandboxID string) ([]*runt
 
 // ContainerStatus reports one container.
 func (r *Runtime) ContainerStatus(ctx context.Context, containerID string) (*runtime.ContainerStatus, error) {
-	m, err := r.loadContainer(containerID)
+	ce, err := r.loadContainer(containerID)
 	if err != nil {
 		return nil, err
 	}
-	return r.status(m)
+	return r.containerStatus(ce)
 }
 
-// status combines the shim's exit record, the start stamp and libcontainer's
-// view of the init process.
-func (r *Runtime) status(m *containerMeta) (*runtime.ContainerStatus, error) {
-	dir := r.containerDir(m.ID)
-	st := &runtime.ContainerStatus{
+// baseStatus is the part of a status that comes from the metadata.
+func (r *Runtime) baseStatus(m *containerMeta) *runtime.ContainerStatus {
+	return &runtime.ContainerStatus{
 		ID: m.ID, SandboxID: m.SandboxID, Name: m.Name, Attempt: m.Attempt,
-		CreatedAt: m.CreatedAt, Image: m.Image, ImageRef: m.ImageRef, LogPath: m.LogPath, Labels: m.Labels,
+		CreatedAt: m.CreatedAt, Image: m.Image, ImageRef: m.ImageRef, LogPath: m.LogPath, Labels: maps.Clone(m.Labels),
 	}
-	if b, err := os.ReadFile(filepath.Join(dir, startedFile)); err == nil {
-		st.StartedAt, _ = time.Parse(time.RFC3339Nano, string(b))
-	}
+}
+
+// probe is the full status check: the shim's exit record, the start stamp
+// and libcontainer's view of the init process. final means the status can
+// no longer change. With wantPid, the init process's pid is returned when
+// it is created or running (read before the liveness check, so that a
+// pidfd opened on it is known to be the init's).
+func (r *Runtime) probe(m *containerMeta, wantPid bool) (st *runtime.ContainerStatus, pid int, final bool, err error) {
+	dir := r.containerDir(m.ID)
+	st = r.baseStatus(m)
+	st.StartedAt = r.readStarted(m.ID)
 	var ex exitRecord
 	exitPath := filepath.Join(dir, exitFile)
-	err := readJSON(exitPath, &ex)
+	err = readJSON(exitPath, &ex)
 	if err == nil {
-		return exitedStatus(st, ex), nil
+		return exitedStatus(st, ex), 0, true, nil
 	}
 	if !errors.Is(err, os.ErrNotExist) {
-		return nil, err
+		return nil, 0, false, err
 	}
 	c, err := libcontainer.Load(r.stateDir, m.ID)
 	if err != nil {
 		st.State = runtime.ContainerUnknown
 		st.Message = "container state lost: " + err.Error()
-		return st, nil
+		return st, 0, false, nil
+	}
+	if wantPid {
+		if s, err := c.State(); err == nil {
+			pid = s.InitProcessPid
+		}
 	}
 	cs, err := c.Status()
 	if err != nil {
-		return nil, err
+		return nil, 0, false, err
 	}
 	switch cs {
 	case libcontainer.Created:
 		st.State = runtime.ContainerCreated
+		return st, pid, false, nil
 	case libcontainer.Running, libcontainer.Paused:
 		st.State = runtime.ContainerRunning
-	default:
-		// Stopped without an exit record: the shim is writing it now, or
-		// it is gone (killed, or a reboot) and the exit code with it.
-		if r.shimAlive(dir) {
-			st.State = runtime.ContainerRunning
-			return st, nil
-		}
-		// It may have written the record and exited since we looked.
-		if err := readJSON(exitPath, &ex); err == nil {
-			return exitedStatus(st, ex), nil
-		}
-		st.State = runtime.ContainerExited
-		st.ExitCode = 255
-		st.Reason = "Error"
-		st.Message = "exit code lost: the container's shim is gone"
-		if fi, err := os.Stat(filepath.Join(dir, shimPidFile)); err == nil {
-			st.FinishedAt = fi.ModTime()
-		}
+		return st, pid, false, nil
 	}
-	return st, nil
+	// Stopped without an exit record: the shim is writing it now, or
+	// it is gone (killed, or a reboot) and the exit code with it.
+	if r.shimAlive(dir) {
+		st.State = runtime.ContainerRunning
+		return st, 0, false, nil
+	}
+	// It may have written the record and exited since we looked.
+	if err := readJSON(exitPath, &ex); err == nil {
+		return exitedStatus(st, ex), 0, true, nil
+	}
+	st.State = runtime.ContainerExited
+	st.ExitCode = 255
+	st.Reason = "Error"
+	st.Message = "exit code lost: the container's shim is gone"
+	if fi, err := os.Stat(filepath.Join(dir, shimPidFile)); err == nil {
+		st.FinishedAt = fi.ModTime()
+	}
+	return st, 0, true, nil
 }
 
 // exitedStatus fills st from the shim's exit record.
@@ -408,20 +490,17 @@ func (r *Runtime) shimAlive(dir string) bool {
 // ContainerLogs writes the container's log; following ends when the
 // container exits.
 func (r *Runtime) ContainerLogs(ctx context.Context, containerID string, opts runtime.LogOptions, w io.Writer) error {
-	m, err := r.loadContainer(containerID)
+	ce, err := r.loadContainer(containerID)
 	if err != nil {
 		return err
 	}
-	exitPath := filepath.Join(r.containerDir(m.ID), exitFile)
-	return logs.ReadLogs(ctx, m.LogPath, logs.ReadOptions{
+	return logs.ReadLogs(ctx, ce.meta.LogPath, logs.ReadOptions{
 		Follow: opts.Follow, TailLines: opts.TailLines, LimitBytes: opts.LimitBytes,
 		Since: opts.Since, Timestamps: opts.Timestamps,
 		Running: func() bool {
-			// The shim writes exit.json after the last log line.
-			if _, err := os.Stat(exitPath); err == nil {
-				return false
-			}
-			st, err := r.status(m)
+			// The shim writes exit.json after the last log line, and the
+			// status is exited only once it is there (or lost).
+			st, err := r.containerStatus(ce)
 			return err == nil && (st.State == runtime.ContainerRunning || st.State == runtime.ContainerCreated)
 		},
 	}, w)

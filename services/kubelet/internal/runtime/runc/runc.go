@@ -15,7 +15,9 @@
 // containers and their logs thus survive kubelet restarts, and an exit
 // while the kubelet is down is still reported. Everything lives under the
 // root dir, so a new Runtime on the same root adopts what an earlier
-// process made.
+// process made. What is on disk is also kept in memory (see cache.go), so
+// that listing and status, which the kubelet calls all the time, read no
+// files while nothing changes.
 //
 // The binary must hand control to this package before anything else when
 // re-executed: call HandleReexec first in main (and TestMain). It must be
@@ -33,7 +35,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"sync"
 
 	"github.com/opencontainers/runc/libcontainer"
 	"github.com/opencontainers/runc/libcontainer/seccomp"
@@ -120,8 +121,8 @@ type Runtime struct {
 	stateDir string // libcontainer's root
 	memsw    bool
 
-	// mu serializes sandbox creation and removal (one sandbox per pod).
-	mu sync.Mutex
+	// cache holds sandboxes and containers in memory; see cache.go.
+	cache *state
 }
 
 var _ runtime.Runtime = (*Runtime)(nil)
@@ -164,7 +165,11 @@ func New(opts Options) (*Runtime, error) {
 	if lg == nil {
 		lg = zap.NewNop()
 	}
-	return &Runtime{opts: opts, lg: lg, stateDir: filepath.Join(root, "state"), memsw: memswAccounted()}, nil
+	r := &Runtime{opts: opts, lg: lg, stateDir: filepath.Join(root, "state"), memsw: memswAccounted(), cache: newState()}
+	if err := r.loadAll(); err != nil {
+		return nil, err
+	}
+	return r, nil
 }
 
 // Type is "runc".

@@ -38,7 +38,8 @@ func (m *sandboxMeta) hostname() string {
 	return m.Config.Name
 }
 
-func (r *Runtime) loadSandbox(id string) (*sandboxMeta, error) {
+// readSandbox reads sandbox.json.
+func (r *Runtime) readSandbox(id string) (*sandboxMeta, error) {
 	if !validID(id) {
 		return nil, fmt.Errorf("%w: sandbox %q", runtime.ErrNotFound, id)
 	}
@@ -52,18 +53,34 @@ func (r *Runtime) loadSandbox(id string) (*sandboxMeta, error) {
 	return &m, nil
 }
 
-func (r *Runtime) sandboxStatus(m *sandboxMeta) *runtime.SandboxStatus {
+// loadSandbox returns a sandbox's cached entry.
+func (r *Runtime) loadSandbox(id string) (*sandboxEntry, error) {
+	if !validID(id) {
+		return nil, fmt.Errorf("%w: sandbox %q", runtime.ErrNotFound, id)
+	}
+	return r.sandboxEntryFor(id)
+}
+
+// probeSandboxReady checks a sandbox on disk: after a reboot the files are
+// there but the namespaces are not.
+func (r *Runtime) probeSandboxReady(m *sandboxMeta) bool {
 	dir := r.sandboxDir(m.ID)
+	if m.Stopped || !nsfs.IsMounted(filepath.Join(dir, "ipcns")) {
+		return false
+	}
+	return m.Config.HostNetwork || nsfs.IsMounted(filepath.Join(dir, "netns"))
+}
+
+func (r *Runtime) sandboxStatus(se *sandboxEntry) *runtime.SandboxStatus {
+	m := se.meta
 	st := &runtime.SandboxStatus{
 		ID: m.ID, PodUID: m.Config.PodUID, Name: m.Config.Name, Namespace: m.Config.Namespace,
 		State: runtime.SandboxReady, IP: m.IP, CreatedAt: m.CreatedAt,
 	}
 	if !m.Config.HostNetwork {
-		st.NetNSPath = filepath.Join(dir, "netns")
+		st.NetNSPath = filepath.Join(r.sandboxDir(m.ID), "netns")
 	}
-	// After a reboot the files are there but the namespaces are not.
-	if m.Stopped || !nsfs.IsMounted(filepath.Join(dir, "ipcns")) ||
-		(!m.Config.HostNetwork && !nsfs.IsMounted(st.NetNSPath)) {
+	if !se.ready {
 		st.State = runtime.SandboxNotReady
 	}
 	return st
@@ -96,30 +113,26 @@ func (r *Runtime) RunPodSandbox(ctx context.Context, cfg runtime.SandboxConfig) 
 	if err := validSandboxConfig(cfg); err != nil {
 		return nil, err
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	all, err := r.listSandboxMetas()
-	if err != nil {
-		return nil, err
-	}
-	for _, m := range all {
-		if m.Config.PodUID == cfg.PodUID {
-			if st := r.sandboxStatus(m); st.State == runtime.SandboxReady {
-				return st, nil
-			}
+	unlock := r.cache.pods.lock(cfg.PodUID)
+	defer unlock()
+	for _, se := range r.podSandboxes(cfg.PodUID) {
+		if se.ready {
+			return r.sandboxStatus(se), nil
 		}
 	}
 	m := &sandboxMeta{ID: newID(), Config: cfg, CreatedAt: time.Now()}
 	dir := r.sandboxDir(m.ID)
-	if err := os.MkdirAll(dir, 0o711); err != nil {
-		return nil, err
-	}
+	r.setPending(m.ID, true)
 	ok := false
 	defer func() {
 		if !ok {
-			r.removeSandboxFiles(ctx, m)
+			_ = r.removeSandboxFiles(ctx, m)
+			r.setPending(m.ID, false)
 		}
 	}()
+	if err := os.MkdirAll(dir, 0o711); err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(r.podLogDir(cfg), 0o755); err != nil {
 		return nil, err
 	}
@@ -152,8 +165,10 @@ func (r *Runtime) RunPodSandbox(ctx context.Context, cfg runtime.SandboxConfig) 
 		return nil, err
 	}
 	ok = true
+	se := &sandboxEntry{meta: m, ready: true}
+	r.putSandbox(se)
 	r.lg.Info("pod sandbox ready", zap.String("sandbox", m.ID), zap.String("pod", cfg.Namespace+"/"+cfg.Name), zap.String("ip", m.IP))
-	return r.sandboxStatus(m), nil
+	return r.sandboxStatus(se), nil
 }
 
 // writePodFiles writes hosts, hostname and resolv.conf as the kubelet does.
@@ -211,13 +226,24 @@ func writePodFiles(dir string, m *sandboxMeta) error {
 
 // StopPodSandbox kills the sandbox's containers and tears its network down.
 func (r *Runtime) StopPodSandbox(ctx context.Context, sandboxID string) error {
-	m, err := r.loadSandbox(sandboxID)
+	se, err := r.loadSandbox(sandboxID)
 	if errors.Is(err, runtime.ErrNotFound) {
 		return nil
 	}
 	if err != nil {
 		return err
 	}
+	unlock := r.cache.pods.lock(se.meta.Config.PodUID)
+	defer unlock()
+	// Another stop or a removal may have come first.
+	se, err = r.loadSandbox(sandboxID)
+	if errors.Is(err, runtime.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	m := se.meta
 	cs, err := r.ListContainers(ctx, sandboxID)
 	if err != nil {
 		return err
@@ -235,8 +261,12 @@ func (r *Runtime) StopPodSandbox(ctx context.Context, sandboxID string) error {
 		}
 	}
 	if !m.Stopped {
-		m.Stopped = true
-		return writeJSON(filepath.Join(r.sandboxDir(m.ID), "sandbox.json"), m)
+		stopped := *m
+		stopped.Stopped = true
+		if err := writeJSON(filepath.Join(r.sandboxDir(m.ID), "sandbox.json"), &stopped); err != nil {
+			return err
+		}
+		r.putSandbox(&sandboxEntry{meta: &stopped})
 	}
 	return nil
 }
@@ -244,7 +274,7 @@ func (r *Runtime) StopPodSandbox(ctx context.Context, sandboxID string) error {
 // RemovePodSandbox stops the sandbox and removes its containers, files,
 // logs and pod cgroup.
 func (r *Runtime) RemovePodSandbox(ctx context.Context, sandboxID string) error {
-	m, err := r.loadSandbox(sandboxID)
+	se, err := r.loadSandbox(sandboxID)
 	if errors.Is(err, runtime.ErrNotFound) {
 		return nil
 	}
@@ -263,12 +293,17 @@ func (r *Runtime) RemovePodSandbox(ctx context.Context, sandboxID string) error 
 			return err
 		}
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if err := r.removeSandboxFiles(ctx, m); err != nil {
+	unlock := r.cache.pods.lock(se.meta.Config.PodUID)
+	defer unlock()
+	// Re-read: StopPodSandbox replaced the entry.
+	if cur, err := r.loadSandbox(sandboxID); err == nil {
+		se = cur
+	}
+	if err := r.removeSandboxFiles(ctx, se.meta); err != nil {
 		return err
 	}
-	r.lg.Info("pod sandbox removed", zap.String("sandbox", m.ID))
+	r.dropSandbox(sandboxID)
+	r.lg.Info("pod sandbox removed", zap.String("sandbox", sandboxID))
 	return nil
 }
 
@@ -290,11 +325,9 @@ func (r *Runtime) removeSandboxFiles(ctx context.Context, m *sandboxMeta) error 
 	}
 	// Only other sandboxes of the same pod may share the log dir.
 	others := false
-	if all, err := r.listSandboxMetas(); err == nil {
-		for _, o := range all {
-			if o.ID != m.ID && o.Config.PodUID == m.Config.PodUID {
-				others = true
-			}
+	for _, o := range r.podSandboxes(m.Config.PodUID) {
+		if o.meta.ID != m.ID {
+			others = true
 		}
 	}
 	if !others {
@@ -324,33 +357,30 @@ func (r *Runtime) podCgroup(podUID, containerID string) string {
 	return "/" + filepath.Join(r.opts.CgroupParent, "pod"+podUID, containerID)
 }
 
-// ListPodSandboxes lists all sandboxes on disk, newest first.
+// ListPodSandboxes lists all sandboxes, newest first.
 func (r *Runtime) ListPodSandboxes(ctx context.Context) ([]*runtime.SandboxStatus, error) {
-	all, err := r.listSandboxMetas()
+	all, err := r.syncSandboxDirs()
 	if err != nil {
 		return nil, err
 	}
 	out := make([]*runtime.SandboxStatus, 0, len(all))
-	for _, m := range all {
-		out = append(out, r.sandboxStatus(m))
+	for _, se := range all {
+		out = append(out, r.sandboxStatus(se))
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].CreatedAt.After(out[j].CreatedAt) })
 	return out, nil
 }
 
-func (r *Runtime) listSandboxMetas() ([]*sandboxMeta, error) {
-	ents, err := os.ReadDir(filepath.Join(r.opts.RootDir, "sandboxes"))
-	if err != nil {
-		return nil, err
-	}
-	var out []*sandboxMeta
-	for _, e := range ents {
-		m, err := r.loadSandbox(e.Name())
-		if err != nil {
-			// Half-made (crash during RunPodSandbox) or foreign: skip.
-			continue
+// podSandboxes returns the cached sandboxes of a pod.
+func (r *Runtime) podSandboxes(podUID string) []*sandboxEntry {
+	c := r.cache
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []*sandboxEntry
+	for _, se := range c.sandboxes {
+		if se.meta.Config.PodUID == podUID {
+			out = append(out, se)
 		}
-		out = append(out, m)
 	}
-	return out, nil
+	return out
 }

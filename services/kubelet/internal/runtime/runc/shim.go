@@ -43,17 +43,18 @@ type exitRecord struct {
 
 // startShim runs `<exe> shim <dir>` in a new session (so that signals to
 // the kubelet's process group and the kubelet's exit leave it alone) and
-// waits until it reports the container created.
-func (r *Runtime) startShim(ctx context.Context, dir string) error {
+// waits until it reports the container created. It returns the pid of the
+// container's init process.
+func (r *Runtime) startShim(ctx context.Context, dir string) (int, error) {
 	syncR, syncW, err := os.Pipe()
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer syncR.Close()
 	logf, err := os.OpenFile(filepath.Join(dir, shimLogFile), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
 		syncW.Close()
-		return err
+		return 0, err
 	}
 	cmd := exec.Command(r.opts.ShimBinary, shimArg, dir)
 	cmd.Dir = "/"
@@ -64,7 +65,7 @@ func (r *Runtime) startShim(ctx context.Context, dir string) error {
 	syncW.Close()
 	logf.Close()
 	if err != nil {
-		return fmt.Errorf("runc: start shim: %w", err)
+		return 0, fmt.Errorf("runc: start shim: %w", err)
 	}
 	// Reap it if it ends while this process lives; if this process ends
 	// first, init reaps it.
@@ -81,17 +82,19 @@ func (r *Runtime) startShim(ctx context.Context, dir string) error {
 	}()
 	select {
 	case res := <-done:
-		if res.line == "ok" {
-			return nil
+		if pid, ok := strings.CutPrefix(res.line, "ok"); ok {
+			// "ok <init pid>"; no pid only means no pidfd to watch.
+			n, _ := strconv.Atoi(strings.TrimSpace(pid))
+			return n, nil
 		}
 		if msg, ok := strings.CutPrefix(res.line, "error: "); ok {
-			return fmt.Errorf("runc: create container: %s", msg)
+			return 0, fmt.Errorf("runc: create container: %s", msg)
 		}
 		b, _ := os.ReadFile(filepath.Join(dir, shimLogFile))
-		return fmt.Errorf("runc: shim failed (%v): %s", res.err, strings.TrimSpace(string(b)))
+		return 0, fmt.Errorf("runc: shim failed (%v): %s", res.err, strings.TrimSpace(string(b)))
 	case <-ctx.Done():
 		_ = cmd.Process.Kill()
-		return ctx.Err()
+		return 0, ctx.Err()
 	}
 }
 
@@ -114,7 +117,8 @@ func shimMain(args []string) int {
 		fmt.Fprintln(os.Stderr, "shim:", err)
 		return 1
 	}
-	fmt.Fprintln(report, "ok")
+	pid, _ := s.proc.Pid()
+	fmt.Fprintf(report, "ok %d\n", pid)
 	report.Close()
 	s.run()
 	return 0

@@ -205,6 +205,7 @@ func buildSpec(in specInput) (*specs.Spec, error) {
 		if err != nil {
 			return nil, fmt.Errorf("runc: default seccomp profile: %w", err)
 		}
+		trimSeccompArches(sc)
 		spec.Linux.Seccomp = sc
 	}
 	return spec, nil
