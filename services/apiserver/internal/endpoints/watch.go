@@ -228,10 +228,23 @@ func (a *API) watchEtcd(ctx context.Context, ws *watchStream, req cache.WatchReq
 	}
 }
 
+// watchBatch is how much a watch buffers before writing: a watcher that
+// is behind catches up in writes this large.
+const watchBatch = 64 << 10
+
+// watchKeep is the most buffer a watch keeps between writes; one that is
+// up to date holds an event or two.
+const watchKeep = 16 << 10
+
 func (ws *watchStream) flush() {
 	if ws.buf.Len() > 0 {
 		_, _ = ws.q.w.Write(ws.buf.Bytes())
 		ws.buf.Reset()
+	}
+	if ws.buf.Cap() > watchKeep {
+		// Grown for a backlog or the initial state: a thousand watchers that
+		// have caught up must not each keep it.
+		ws.buf = bytes.Buffer{}
 	}
 	if ws.flusher != nil {
 		ws.flusher.Flush()
@@ -241,6 +254,7 @@ func (ws *watchStream) flush() {
 // send appends one event; the object carries the event's revision.
 func (ws *watchStream) send(typ watch.EventType, it *cache.Item, rv int64) error {
 	ws.lastRV = max(ws.lastRV, rv)
+	start := ws.buf.Len()
 	ws.buf.WriteString(`{"type":"`)
 	ws.buf.WriteString(string(typ))
 	ws.buf.WriteString(`","object":`)
@@ -250,7 +264,8 @@ func (ws *watchStream) send(typ watch.EventType, it *cache.Item, rv int64) error
 		obj, err := ws.a.decodeStored(ws.q.res, it.Raw, rv)
 		if err != nil {
 			ws.a.lg.Warn("dropping undecodable watch event", zap.String("key", it.Key), zap.Error(err))
-			ws.buf.Truncate(0)
+			// Only this event: earlier ones may still be in the buffer.
+			ws.buf.Truncate(start)
 			return nil
 		}
 		var v any = obj
@@ -274,7 +289,7 @@ func (ws *watchStream) send(typ watch.EventType, it *cache.Item, rv int64) error
 		ws.buf.Write(b)
 	}
 	ws.buf.WriteString("}\n")
-	if ws.buf.Len() > 64*1024 {
+	if ws.buf.Len() > watchBatch {
 		ws.flush()
 	}
 	return ws.q.r.Context().Err()

@@ -29,7 +29,6 @@ import (
 
 	"drover.dev/libs/benchutil"
 	"drover.dev/libs/etcdtest"
-	"drover.dev/libs/natstest"
 )
 
 const clients = 16
@@ -40,15 +39,32 @@ type server struct {
 	cs     kubernetes.Interface
 }
 
+// buildDirs hold the binaries built for the benchmarks; TestMain removes them.
+var buildDirs []string
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	for _, dir := range buildDirs {
+		_ = os.RemoveAll(dir)
+	}
+	os.Exit(code)
+}
+
 var (
 	buildOnce sync.Once
 	binPath   string
 	buildErr  error
 )
 
+// build builds the apiserver, or takes the binary named by
+// DROVER_BENCH_APISERVER_BIN (to compare with another version).
 func build(b *testing.B) string {
+	if bin := os.Getenv("DROVER_BENCH_APISERVER_BIN"); bin != "" {
+		return bin
+	}
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "drover-bench")
+		buildDirs = append(buildDirs, dir)
 		if err != nil {
 			buildErr = err
 			return
@@ -64,8 +80,13 @@ func build(b *testing.B) string {
 // start runs etcd in-process and the apiserver as a child process.
 func start(b *testing.B, extraArgs ...string) *server {
 	b.Helper()
+	return startWith(b, etcdtest.StartDurable(b), extraArgs...)
+}
+
+// startWith runs the apiserver as a child process on the given etcd.
+func startWith(b *testing.B, etcd *etcdtest.Server, extraArgs ...string) *server {
+	b.Helper()
 	bin := build(b)
-	etcd := etcdtest.StartDurable(b)
 	port := benchutil.FreePort(b)
 	args := append([]string{"--etcd-servers=" + etcd.ClientURL, "--bind-address=127.0.0.1",
 		"--secure-port=" + strconv.Itoa(port), "--log-level=error"}, extraArgs...)
@@ -325,91 +346,6 @@ func BenchmarkWatchLatency(b *testing.B) {
 }
 
 func mustQuantity(s string) resource.Quantity { return resource.MustParse(s) }
-
-// BenchmarkWatchFanout: 1,000 HTTP watchers of one pod, 500 updates,
-// with the apiserver's cache fed by its own etcd watch and by the bus.
-// Reports delivery latency and the apiserver's CPU time and RSS.
-func BenchmarkWatchFanout(b *testing.B) {
-	for _, source := range []string{"etcd", "bus"} {
-		b.Run(source, func(b *testing.B) {
-			var args []string
-			if source == "bus" {
-				ns := natstest.Start(b)
-				args = []string{"--nats-url=" + ns.ClientURL(), "--watch-cache-source=bus"}
-			}
-			s := start(b, args...)
-			fanout(b, s, 1000, 500)
-		})
-	}
-}
-
-func fanout(b *testing.B, s *server, watchers, updates int) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	p, err := s.cs.CoreV1().Pods("default").Create(ctx, pod("fan"), metav1.CreateOptions{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	var mu sync.Mutex
-	sent := make([]time.Time, updates)
-	var lat []time.Duration
-	var wg sync.WaitGroup
-	for range watchers {
-		w, err := s.cs.CoreV1().Pods("default").Watch(ctx, metav1.ListOptions{ResourceVersion: p.ResourceVersion, FieldSelector: "metadata.name=fan"})
-		if err != nil {
-			b.Fatal(err)
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer w.Stop()
-			seen := 0
-			for ev := range w.ResultChan() {
-				now := time.Now()
-				obj, ok := ev.Object.(*corev1.Pod)
-				if !ok {
-					continue
-				}
-				n, err := strconv.Atoi(obj.Annotations["n"])
-				if err != nil {
-					continue
-				}
-				mu.Lock()
-				lat = append(lat, now.Sub(sent[n]))
-				mu.Unlock()
-				if seen++; seen == updates {
-					return
-				}
-			}
-		}()
-	}
-	cpu0 := cpuSeconds(b, s.cmd.Process.Pid)
-	b.ResetTimer()
-	for i := range updates {
-		mu.Lock()
-		sent[i] = time.Now()
-		mu.Unlock()
-		if _, err := s.cs.CoreV1().Pods("default").Patch(ctx, "fan", "application/merge-patch+json",
-			[]byte(fmt.Sprintf(`{"metadata":{"annotations":{"n":"%d"}}}`, i)), metav1.PatchOptions{}); err != nil {
-			b.Fatal(err)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(2 * time.Minute):
-		b.Fatal("watchers did not receive every update")
-	}
-	b.StopTimer()
-	slices.Sort(lat)
-	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "ms-p50")
-	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "ms-p99")
-	b.ReportMetric(float64(len(lat)), "deliveries")
-	b.ReportMetric(cpuSeconds(b, s.cmd.Process.Pid)-cpu0, "apiserver-cpu-s")
-	b.ReportMetric(float64(procStatusKB(b, s.cmd.Process.Pid, "VmRSS"))/1024, "apiserver-RSS-MB")
-}
 
 // cpuSeconds is the user+system CPU time a process has used.
 func cpuSeconds(b *testing.B, pid int) float64 {

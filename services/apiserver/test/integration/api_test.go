@@ -494,3 +494,67 @@ func TestPriorityAdmission(t *testing.T) {
 		t.Fatalf("unknown class: %v", err)
 	}
 }
+
+// TestWatchersOfSameObjects: many watchers of the same objects each get
+// every change in order with its resourceVersion, and a selector watcher
+// sees its own view (an update that makes the object match is ADDED).
+func TestWatchersOfSameObjects(t *testing.T) {
+	_, cs := startServer(t)
+	ctx := context.Background()
+	cms := cs.CoreV1().ConfigMaps("default")
+	first, err := cms.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "shared", Labels: map[string]string{"app": "db"}}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var all []watch.Interface
+	for range 5 {
+		w, err := cms.Watch(ctx, metav1.ListOptions{ResourceVersion: first.ResourceVersion})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer w.Stop()
+		all = append(all, w)
+	}
+	web, err := cms.Watch(ctx, metav1.ListOptions{ResourceVersion: first.ResourceVersion, LabelSelector: "app=web"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer web.Stop()
+	var rvs []string
+	for i, app := range []string{"db", "web", "web"} {
+		cm, err := cms.Update(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "shared", Labels: map[string]string{"app": app}},
+			Data: map[string]string{"n": fmt.Sprint(i)}}, metav1.UpdateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rvs = append(rvs, cm.ResourceVersion)
+	}
+	next := func(w watch.Interface) (watch.EventType, *corev1.ConfigMap) {
+		t.Helper()
+		select {
+		case ev := <-w.ResultChan():
+			cm, ok := ev.Object.(*corev1.ConfigMap)
+			if !ok {
+				t.Fatalf("event %s with %T", ev.Type, ev.Object)
+			}
+			return ev.Type, cm
+		case <-time.After(5 * time.Second):
+			t.Fatal("no event")
+		}
+		return "", nil
+	}
+	for wi, w := range all {
+		for i, rv := range rvs {
+			typ, cm := next(w)
+			if typ != watch.Modified || cm.ResourceVersion != rv || cm.Data["n"] != fmt.Sprint(i) {
+				t.Errorf("watcher %d event %d: %s rv=%s n=%s, want MODIFIED rv=%s n=%d", wi, i, typ, cm.ResourceVersion, cm.Data["n"], rv, i)
+			}
+		}
+	}
+	for i, want := range []watch.EventType{watch.Added, watch.Modified} {
+		typ, cm := next(web)
+		if typ != want || cm.ResourceVersion != rvs[i+1] || cm.Labels["app"] != "web" {
+			t.Errorf("selector watcher event %d: %s rv=%s app=%s, want %s rv=%s app=web", i, typ, cm.ResourceVersion, cm.Labels["app"], want, rvs[i+1])
+		}
+	}
+}

@@ -81,6 +81,14 @@ func TestStartAppliesSmallMachineSettings(t *testing.T) {
 	if cfg.QuotaBackendBytes != DefaultQuotaBackendBytes {
 		t.Errorf("quota = %d, want %d", cfg.QuotaBackendBytes, DefaultQuotaBackendBytes)
 	}
+	// What the running server uses, not only what was asked: etcd replaces
+	// values it considers unset with its own defaults.
+	if got := s.etcd.Server.Cfg.SnapshotCount; got != DefaultSnapshotCount {
+		t.Errorf("snapshot count = %d, want %d", got, DefaultSnapshotCount)
+	}
+	if got := s.etcd.Server.Cfg.SnapshotCatchUpEntries; got != snapshotCatchUpEntries {
+		t.Errorf("snapshot catch-up entries = %d, want %d", got, snapshotCatchUpEntries)
+	}
 	for _, u := range append(cfg.ListenClientUrls, cfg.ListenPeerUrls...) {
 		if u.Hostname() != Host {
 			t.Errorf("listens on %s, want loopback only", u.String())
