@@ -17,7 +17,6 @@ import (
 	"go.uber.org/zap"
 	"k8s.io/client-go/informers"
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
-	"k8s.io/client-go/metadata/metadatainformer"
 	"k8s.io/client-go/tools/record"
 
 	"drover.dev/controller-manager/app/config"
@@ -132,14 +131,13 @@ func runControllers(ctx context.Context, cc config.CompletedConfig, table []cont
 		bus.UseBus(factory, js, rs...)
 	}
 	cx := &controllers.Context{
-		Events:            events,
-		Client:            cc.Client,
-		Metadata:          cc.Metadata,
-		Discovery:         cc.Client.Discovery(),
-		Informers:         factory,
-		MetadataInformers: metadatainformer.NewSharedInformerFactory(cc.Metadata, 0),
-		Logger:            lg,
-		Settings:          cc.Settings,
+		Events:    events,
+		Client:    cc.Client,
+		Metadata:  cc.Metadata,
+		Discovery: cc.Client.Discovery(),
+		Informers: factory,
+		Logger:    lg,
+		Settings:  cc.Settings,
 	}
 	type started struct {
 		name    string
@@ -166,10 +164,8 @@ func runControllers(ctx context.Context, cc config.CompletedConfig, table []cont
 		runs = append(runs, started{d.Name, workers, r})
 	}
 	cx.Informers.Start(ctx.Done())
-	cx.MetadataInformers.Start(ctx.Done())
 	go func() {
 		cx.Informers.WaitForCacheSync(ctx.Done())
-		cx.MetadataInformers.WaitForCacheSync(ctx.Done())
 		if ctx.Err() == nil {
 			synced.Store(true)
 		}
@@ -181,7 +177,6 @@ func runControllers(ctx context.Context, cc config.CompletedConfig, table []cont
 	}
 	wg.Wait()
 	cx.Informers.Shutdown()
-	cx.MetadataInformers.Shutdown()
 	if ctx.Err() != nil {
 		return nil
 	}

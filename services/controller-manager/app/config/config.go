@@ -66,7 +66,11 @@ func (c *Config) Complete() (CompletedConfig, error) {
 	if rc.UserAgent == "" {
 		rc.UserAgent = UserAgent
 	}
-	cs, err := kubernetes.NewForConfig(rc)
+	typed := rest.CopyConfig(rc)
+	if c.Options.KubeAPIContentType != "" {
+		typed.ContentType = c.Options.KubeAPIContentType
+	}
+	cs, err := kubernetes.NewForConfig(typed)
 	if err != nil {
 		return CompletedConfig{}, fmt.Errorf("config: clientset: %w", err)
 	}

@@ -22,6 +22,8 @@ func TestValidate(t *testing.T) {
 		{"renew past lease", func(o *Options) { o.LeaderElectRenew = 20 * time.Second }, "leader election"},
 		{"log level", func(o *Options) { o.LogLevel = "loud" }, "--log-level"},
 		{"slice size", func(o *Options) { o.MaxEndpointsPerSlice = 0 }, "--max-endpoints-per-slice"},
+		{"content type", func(o *Options) { o.KubeAPIContentType = "text/yaml" }, "--kube-api-content-type"},
+		{"json", func(o *Options) { o.KubeAPIContentType = "application/json" }, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -17,7 +17,6 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/metadata"
-	"k8s.io/client-go/metadata/metadatainformer"
 	"k8s.io/client-go/tools/record"
 )
 
@@ -48,13 +47,12 @@ type Settings struct {
 // Context is what a controller is built from. Informers are started by the
 // caller after every enabled controller has been constructed.
 type Context struct {
-	Client            kubernetes.Interface
-	Metadata          metadata.Interface
-	Discovery         discovery.DiscoveryInterface
-	Informers         informers.SharedInformerFactory
-	MetadataInformers metadatainformer.SharedInformerFactory
-	Logger            *zap.Logger
-	Settings          Settings
+	Client    kubernetes.Interface
+	Metadata  metadata.Interface
+	Discovery discovery.DiscoveryInterface
+	Informers informers.SharedInformerFactory
+	Logger    *zap.Logger
+	Settings  Settings
 	// Events, when set, records Kubernetes Events; otherwise they are dropped.
 	Events record.EventBroadcaster
 }

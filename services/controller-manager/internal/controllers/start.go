@@ -37,7 +37,7 @@ func newServiceAccount(cx *Context) (Runner, error) {
 }
 
 func newGarbageCollector(cx *Context) (Runner, error) {
-	return garbagecollector.New(cx.Metadata, cx.Discovery, cx.Informers, cx.MetadataInformers, cx.Logger)
+	return garbagecollector.New(cx.Metadata, cx.Discovery, cx.Informers, cx.Logger)
 }
 
 func newEndpoints(cx *Context) (Runner, error) {

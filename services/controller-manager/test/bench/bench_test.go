@@ -20,6 +20,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -86,6 +87,37 @@ func statusKB(b *testing.B, pid int, key string) int {
 		b.Fatal(err)
 	}
 	return kb
+}
+
+// logSyncMetrics logs the controller-manager's sync and retry counters: a
+// phase that is slow with many errors waits on the retry rate limiter.
+func logSyncMetrics(b *testing.B, cs kubernetes.Interface, port int, phase string) {
+	// The apiserver's write counts by resource and code show churn and
+	// conflicts.
+	if raw, err := cs.CoreV1().RESTClient().Get().AbsPath("/metrics").DoRaw(context.Background()); err == nil {
+		var lines []string
+		for _, l := range strings.Split(string(raw), "\n") {
+			if strings.HasPrefix(l, "apiserver_request_total{") && !strings.Contains(l, `verb="GET"`) &&
+				!strings.Contains(l, `verb="LIST"`) && !strings.Contains(l, `verb="WATCH"`) && !strings.Contains(l, "leases") {
+				lines = append(lines, l)
+			}
+		}
+		b.Logf("%s apiserver writes (cumulative):\n%s", phase, strings.Join(lines, "\n"))
+	}
+	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", port))
+	if err != nil {
+		b.Logf("metrics: %v", err)
+		return
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	var lines []string
+	for _, l := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(l, "controller_sync_total{") || strings.HasPrefix(l, "workqueue_retries_total{") {
+			lines = append(lines, l)
+		}
+	}
+	b.Logf("%s metrics (cumulative):\n%s", phase, strings.Join(lines, "\n"))
 }
 
 func deployment(i, replicas int) *apps.Deployment {
@@ -194,6 +226,7 @@ func BenchmarkConvergeDeployments(b *testing.B) {
 
 	pid := cmd.Process.Pid
 	cpu0 := cpuSeconds(b, pid)
+	self0 := cpuSeconds(b, os.Getpid())
 	start := time.Now()
 	err = benchutil.Parallel(clients, n, func(i int) error {
 		d := deployment(i, replicas)
@@ -205,7 +238,10 @@ func BenchmarkConvergeDeployments(b *testing.B) {
 	}
 	create := waitConverged(b, cs, n, replicas, start)
 	cpu1 := cpuSeconds(b, pid)
+	self1 := cpuSeconds(b, os.Getpid())
+	b.Logf("create phase: apiserver, etcd and hollow nodes used %.1f CPU-s", self1-self0)
 	b.Logf("create phase: %d deployments x %d replicas converged in %s (controller-manager used %.1f CPU-s)", n, replicas, create, cpu1-cpu0)
+	logSyncMetrics(b, cs, port, "create")
 
 	profiled := make(chan struct{})
 	if path := os.Getenv("DROVER_BENCH_CPU_PROFILE"); path != "" {
@@ -238,7 +274,9 @@ func BenchmarkConvergeDeployments(b *testing.B) {
 	roll := waitConverged(b, cs, n, replicas, start)
 	<-profiled
 	cpu2 := cpuSeconds(b, pid)
+	b.Logf("roll phase: apiserver, etcd and hollow nodes used %.1f CPU-s", cpuSeconds(b, os.Getpid())-self1)
 	b.Logf("roll phase: %d deployments rolled in %s (controller-manager used %.1f CPU-s)", n, roll, cpu2-cpu1)
+	logSyncMetrics(b, cs, port, "roll")
 	b.StopTimer()
 
 	// Idle: nothing changes but leases; let queues drain first.

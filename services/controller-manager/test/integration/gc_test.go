@@ -104,6 +104,43 @@ func TestCascadingDeletion(t *testing.T) {
 		waitReplicaSet(t, e, ns, rss.Items[0].Name, 3)
 	})
 
+	t.Run("foreground cycle", func(t *testing.T) {
+		// a owns b and b owns a, both blocking: a foreground delete of a
+		// must not wait forever for b, which waits for a.
+		a, err := e.client.CoreV1().ConfigMaps(ns).Create(e.ctx, &v1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "cycle-a"}}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ref := func(cm *v1.ConfigMap) metav1.OwnerReference {
+			return metav1.OwnerReference{APIVersion: "v1", Kind: "ConfigMap", Name: cm.Name, UID: cm.UID, BlockOwnerDeletion: ptr(true)}
+		}
+		b, err := e.client.CoreV1().ConfigMaps(ns).Create(e.ctx, &v1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "cycle-b",
+			OwnerReferences: []metav1.OwnerReference{ref(a)}}}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		a.OwnerReferences = []metav1.OwnerReference{ref(b)}
+		if _, err := e.client.CoreV1().ConfigMaps(ns).Update(e.ctx, a, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		fg := metav1.DeletePropagationForeground
+		if err := e.client.CoreV1().ConfigMaps(ns).Delete(e.ctx, "cycle-a", metav1.DeleteOptions{PropagationPolicy: &fg}); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, 60*time.Second, func() error {
+			for _, name := range []string{"cycle-a", "cycle-b"} {
+				cm, err := e.client.CoreV1().ConfigMaps(ns).Get(e.ctx, name, metav1.GetOptions{})
+				if err == nil {
+					return fmt.Errorf("%s still there: finalizers %v, owners %+v", name, cm.Finalizers, cm.OwnerReferences)
+				}
+				if err := gone(err); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	})
+
 	t.Run("dangling", func(t *testing.T) {
 		cm := &v1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "dangling", OwnerReferences: []metav1.OwnerReference{{
 			APIVersion: "v1", Kind: "ConfigMap", Name: "never-existed", UID: "4f1c8a52-0000-4000-8000-000000000000"}}}}

@@ -152,3 +152,63 @@ func TestNodeLifecycleEvictsFromDeadNode(t *testing.T) {
 		return nil
 	})
 }
+
+// With every node down the fault is likely not the nodes' (as on
+// Kubernetes): NoExecute taints are lifted and no pod is evicted.
+func TestNodeLifecycleAllNodesDownEvictsNothing(t *testing.T) {
+	e := setup(t, 2, func(o *options.Options) {
+		o.Controllers = []string{"replicaset", "nodelifecycle"}
+		o.NodeMonitorPeriod = 200 * time.Millisecond
+		o.NodeMonitorGracePeriod = 3 * time.Second
+		o.NodeEvictionRate = 10
+		o.DefaultUnreachableTolerationSeconds = 3
+		o.DefaultNotReadyTolerationSeconds = 3
+	}, func(o *hollow.Options) { o.RenewInterval = 500 * time.Millisecond })
+	ns := newNamespace(t, e, "alldown")
+	labels := map[string]string{"app": "stay"}
+	rs := &apps.ReplicaSet{ObjectMeta: metav1.ObjectMeta{Name: "stay"},
+		Spec: apps.ReplicaSetSpec{Replicas: ptr(int32(4)), Selector: &metav1.LabelSelector{MatchLabels: labels}, Template: podTemplate(labels, "nginx")}}
+	if _, err := e.client.AppsV1().ReplicaSets(ns).Create(e.ctx, rs, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitReplicaSet(t, e, ns, "stay", 4)
+	for _, n := range e.nodes.NodeNames() {
+		e.nodes.Kill(n)
+	}
+	check := func() error {
+		l, err := e.client.CoreV1().Nodes().List(e.ctx, metav1.ListOptions{})
+		if err != nil {
+			return err
+		}
+		for _, n := range l.Items {
+			unknown := false
+			for _, c := range n.Status.Conditions {
+				unknown = unknown || c.Type == v1.NodeReady && c.Status == v1.ConditionUnknown
+			}
+			if !unknown {
+				return fmt.Errorf("node %s not marked unknown yet", n.Name)
+			}
+			for _, tn := range n.Spec.Taints {
+				if tn.Effect == v1.TaintEffectNoExecute {
+					return fmt.Errorf("node %s keeps NoExecute taint %s", n.Name, tn.Key)
+				}
+			}
+		}
+		pods, err := activePods(e, ns, "app=stay")
+		if err != nil {
+			return err
+		}
+		if len(pods) != 4 {
+			return fmt.Errorf("%d active pods, want 4: evicted with every node down", len(pods))
+		}
+		return nil
+	}
+	eventually(t, 30*time.Second, check)
+	// It stays so past the tolerations.
+	for range 25 {
+		time.Sleep(200 * time.Millisecond)
+		if err := check(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

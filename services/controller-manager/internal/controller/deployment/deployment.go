@@ -6,6 +6,7 @@ package deployment
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"go.uber.org/zap"
@@ -44,6 +45,9 @@ type Controller struct {
 	lg       *zap.Logger
 	recorder record.EventRecorder
 	now      func() time.Time
+	// written holds deployments this controller wrote until the cache
+	// shows them.
+	written *controller.Written[*apps.Deployment]
 
 	// syncHandler is a field so that tests can replace it.
 	syncHandler func(ctx context.Context, key string) error
@@ -68,6 +72,7 @@ func New(client kubernetes.Interface, dInformer appsinformers.DeploymentInformer
 		lg:       lg.With(zap.String("controller", Name)),
 		recorder: recorder,
 		now:      time.Now,
+		written:  controller.NewWritten[*apps.Deployment](),
 	}
 	c.syncHandler = c.sync
 	if err := controller.AddControllerUIDIndex(rsInformer.Informer()); err != nil {
@@ -165,19 +170,32 @@ func (c *Controller) resolve(ns string, ref *metav1.OwnerReference) *apps.Deploy
 	return d
 }
 
+// sync reconciles one deployment. A conflict means a newer version of the
+// deployment or of one of its ReplicaSets exists; that version's watch event
+// queues the deployment again at once, so it is not retried through the
+// rate limiter (whose backoff would stall a rollout behind busy writes).
 func (c *Controller) sync(ctx context.Context, key string) error {
+	err := c.syncDeployment(ctx, key)
+	if apierrors.IsConflict(err) || errors.Is(err, errChanged) {
+		return nil
+	}
+	return err
+}
+
+func (c *Controller) syncDeployment(ctx context.Context, key string) error {
 	ns, name, err := cache.SplitMetaNamespaceKey(key)
 	if err != nil {
 		return nil
 	}
 	cached, err := c.dLister.Deployments(ns).Get(name)
 	if apierrors.IsNotFound(err) {
+		c.written.Forget(key)
 		return nil
 	}
 	if err != nil {
 		return err
 	}
-	d := cached.DeepCopy()
+	d := c.written.Fresh(key, cached).DeepCopy()
 	sel, err := metav1.LabelSelectorAsSelector(d.Spec.Selector)
 	if err != nil || sel.Empty() {
 		// An empty selector would match every pod; Kubernetes refuses too.

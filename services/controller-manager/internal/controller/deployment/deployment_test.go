@@ -160,3 +160,80 @@ func TestSyncCreatesFirstReplicaSet(t *testing.T) {
 		t.Fatalf("status %+v", got.Status)
 	}
 }
+
+// ownedRS is a ReplicaSet of d running its template with replicas pods.
+func ownedRS(d *apps.Deployment, replicas int32) *apps.ReplicaSet {
+	hash := templateHash(&d.Spec.Template, nil)
+	tpl := d.Spec.Template.DeepCopy()
+	tpl.Labels = cloneLabels(tpl.Labels)
+	tpl.Labels[apps.DefaultDeploymentUniqueLabelKey] = hash
+	return &apps.ReplicaSet{
+		ObjectMeta: metav1.ObjectMeta{Name: d.Name + "-" + hash, Namespace: d.Namespace, UID: "rs-uid", Labels: tpl.Labels,
+			Annotations: map[string]string{RevisionAnnotation: "1", DesiredReplicasAnnotation: "4", MaxReplicasAnnotation: "5"},
+			OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "Deployment", Name: d.Name, UID: d.UID,
+				Controller: ptr(true), BlockOwnerDeletion: ptr(true)}}},
+		Spec: apps.ReplicaSetSpec{Replicas: &replicas, Template: *tpl,
+			Selector: &metav1.LabelSelector{MatchLabels: tpl.Labels}},
+		Status: apps.ReplicaSetStatus{Replicas: replicas, ReadyReplicas: replicas, AvailableReplicas: replicas, ObservedGeneration: 1},
+	}
+}
+
+func TestStatusCopiesReplicaFailureAndTerminating(t *testing.T) {
+	ctx := context.Background()
+	d := newD(4, intstr.FromString("25%"), intstr.FromString("25%"))
+	d.Annotations[RevisionAnnotation] = "1"
+	rs := ownedRS(d, 4)
+	rs.Status.Replicas, rs.Status.ReadyReplicas, rs.Status.AvailableReplicas = 3, 3, 3
+	rs.Status.TerminatingReplicas = ptr(int32(2))
+	failed := metav1.Now()
+	rs.Status.Conditions = []apps.ReplicaSetCondition{{Type: apps.ReplicaSetReplicaFailure, Status: v1.ConditionTrue,
+		Reason: "FailedCreate", Message: "pods \"web-x\" is forbidden: exceeded quota", LastTransitionTime: failed}}
+	client := fake.NewClientset(d, rs)
+	f := informers.NewSharedInformerFactory(client, 0)
+	c := New(client, f.Apps().V1().Deployments(), f.Apps().V1().ReplicaSets(), f.Core().V1().Pods(), nil, nil)
+	_ = f.Apps().V1().Deployments().Informer().GetIndexer().Add(d)
+	_ = f.Apps().V1().ReplicaSets().Informer().GetIndexer().Add(rs)
+	if err := c.sync(ctx, "ns/web"); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := client.AppsV1().Deployments("ns").Get(ctx, "web", metav1.GetOptions{})
+	if got.Status.TerminatingReplicas == nil || *got.Status.TerminatingReplicas != 2 {
+		t.Fatalf("terminatingReplicas %v, want 2", got.Status.TerminatingReplicas)
+	}
+	cond := getCondition(got.Status, apps.DeploymentReplicaFailure)
+	if cond == nil || cond.Status != v1.ConditionTrue || cond.Reason != "FailedCreate" || cond.Message != rs.Status.Conditions[0].Message ||
+		!cond.LastUpdateTime.Equal(&failed) {
+		t.Fatalf("ReplicaFailure condition %+v", cond)
+	}
+
+	// The ReplicaSet recovers: the condition goes away.
+	rs = rs.DeepCopy()
+	rs.Status.Conditions = nil
+	rs.Status.TerminatingReplicas = ptr(int32(0))
+	_ = f.Apps().V1().ReplicaSets().Informer().GetIndexer().Update(rs)
+	_ = f.Apps().V1().Deployments().Informer().GetIndexer().Update(got)
+	if err := c.sync(ctx, "ns/web"); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = client.AppsV1().Deployments("ns").Get(ctx, "web", metav1.GetOptions{})
+	if cond := getCondition(got.Status, apps.DeploymentReplicaFailure); cond != nil {
+		t.Fatalf("ReplicaFailure kept after recovery: %+v", cond)
+	}
+	if got.Status.TerminatingReplicas == nil || *got.Status.TerminatingReplicas != 0 {
+		t.Fatalf("terminatingReplicas %v, want 0", got.Status.TerminatingReplicas)
+	}
+}
+
+func TestTerminatingReplicasUnknown(t *testing.T) {
+	synced := rsOf(1, 1)
+	synced.Status.ObservedGeneration = 1
+	fresh := rsOf(1, 0)
+	counted := rsOf(1, 1)
+	counted.Status.TerminatingReplicas = ptr(int32(3))
+	if got := terminatingReplicas([]*apps.ReplicaSet{fresh, counted, nil}); got == nil || *got != 3 {
+		t.Fatalf("got %v, want 3 (never-synced sets count as zero)", got)
+	}
+	if got := terminatingReplicas([]*apps.ReplicaSet{counted, synced}); got != nil {
+		t.Fatalf("got %d, want unknown while a synced set reports none", *got)
+	}
+}

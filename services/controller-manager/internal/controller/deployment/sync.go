@@ -19,6 +19,9 @@ import (
 	"drover.dev/controller-manager/internal/controller"
 )
 
+// errChanged: the deployment's spec changed under a sync.
+var errChanged = errors.New("deployment: changed while syncing")
+
 // ErrHashCollision asks for a retry after the collision count was raised.
 var ErrHashCollision = errors.New("deployment: replica set name collision")
 
@@ -209,8 +212,9 @@ func (c *Controller) setDeploymentRevision(ctx context.Context, d *apps.Deployme
 	if err != nil {
 		return err
 	}
+	c.written.Wrote(d.Namespace+"/"+d.Name, d.ResourceVersion, updated.DeepCopy())
 	if updated.Generation != d.Generation {
-		return fmt.Errorf("deployment: %s/%s changed while syncing", d.Namespace, d.Name)
+		return fmt.Errorf("%w: %s/%s", errChanged, d.Namespace, d.Name)
 	}
 	*d = *updated
 	return nil
@@ -402,6 +406,7 @@ func (c *Controller) writeStatus(ctx context.Context, d *apps.Deployment, st app
 	if err != nil {
 		return err
 	}
+	c.written.Wrote(d.Namespace+"/"+d.Name, d.ResourceVersion, updated.DeepCopy())
 	*d = *updated
 	return nil
 }
@@ -418,6 +423,7 @@ func (c *Controller) calculateStatus(d *apps.Deployment, all []*apps.ReplicaSet,
 	if newRS != nil {
 		st.UpdatedReplicas = newRS.Status.Replicas
 	}
+	st.TerminatingReplicas = terminatingReplicas(all)
 	st.UnavailableReplicas = max(sum(all, replicas)-st.AvailableReplicas, 0)
 	if st.AvailableReplicas >= *d.Spec.Replicas-maxUnavailable(d) {
 		setCondition(&st, newCondition(apps.DeploymentAvailable, v1.ConditionTrue, reasonMinimumAvailable, "Deployment has minimum availability.", c.now()))
@@ -425,6 +431,42 @@ func (c *Controller) calculateStatus(d *apps.Deployment, all []*apps.ReplicaSet,
 		setCondition(&st, newCondition(apps.DeploymentAvailable, v1.ConditionFalse, reasonMinimumNotAvailable, "Deployment does not have minimum availability.", c.now()))
 	}
 	return st
+}
+
+// terminatingReplicas sums the ReplicaSets' terminating pods. It is unknown
+// (nil) while a ReplicaSet its controller has synced does not report one;
+// ReplicaSets never synced count as zero.
+func terminatingReplicas(all []*apps.ReplicaSet) *int32 {
+	var n int32
+	for _, rs := range all {
+		switch {
+		case rs == nil:
+		case rs.Status.TerminatingReplicas != nil:
+			n += *rs.Status.TerminatingReplicas
+		case rs.Status.ObservedGeneration != 0:
+			return nil
+		}
+	}
+	return &n
+}
+
+// replicaFailure is the ReplicaFailure condition of the new ReplicaSet, or
+// else of the first old one that has it, as a Deployment condition.
+func replicaFailure(all []*apps.ReplicaSet, newRS *apps.ReplicaSet) (apps.DeploymentCondition, bool) {
+	for _, rs := range append([]*apps.ReplicaSet{newRS}, all...) {
+		if rs == nil {
+			continue
+		}
+		for _, c := range rs.Status.Conditions {
+			if c.Type == apps.ReplicaSetReplicaFailure {
+				return apps.DeploymentCondition{
+					Type: apps.DeploymentReplicaFailure, Status: c.Status, Reason: c.Reason, Message: c.Message,
+					LastTransitionTime: c.LastTransitionTime, LastUpdateTime: c.LastTransitionTime,
+				}, true
+			}
+		}
+	}
+	return apps.DeploymentCondition{}, false
 }
 
 func hasProgressDeadline(d *apps.Deployment) bool {
@@ -491,6 +533,11 @@ func (c *Controller) syncRolloutStatus(ctx context.Context, d *apps.Deployment, 
 			removeCondition(&st, apps.DeploymentProgressing)
 			st.Conditions = append(st.Conditions, newCondition(apps.DeploymentProgressing, v1.ConditionFalse, reasonTimedOut, msg, now))
 		}
+	}
+	if failure, ok := replicaFailure(all, newRS); ok {
+		setCondition(&st, failure)
+	} else {
+		removeCondition(&st, apps.DeploymentReplicaFailure)
 	}
 	if apiequality.Semantic.DeepEqual(d.Status, st) {
 		c.requeueStuck(d, &st)

@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"go.uber.org/zap"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -21,6 +22,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/informers"
@@ -48,9 +50,14 @@ var ignoredResources = map[schema.GroupResource]bool{
 // Controller is the garbage collector.
 type Controller struct {
 	metadata metadata.Interface
+	typed    informers.SharedInformerFactory
+	discover func() ([]*metav1.APIResourceList, error)
 	mapper   *restmapper.DeferredDiscoveryRESTMapper
-	synced   []cache.InformerSynced
 	lg       *zap.Logger
+	period   time.Duration
+
+	monitorsMu sync.Mutex
+	monitors   map[schema.GroupVersionResource]*monitor
 
 	mu    sync.Mutex
 	nodes map[types.UID]*node
@@ -66,30 +73,62 @@ type Controller struct {
 	orphanHandler func(ctx context.Context, uid string) error
 }
 
+// DiscoveryPeriod is how often the deletable resources are discovered
+// again, so that new API resources get monitors (as on Kubernetes).
+const DiscoveryPeriod = 30 * time.Second
+
+// monitor feeds the graph from one resource's informer.
+type monitor struct {
+	gvk      schema.GroupVersionKind
+	informer cache.SharedIndexInformer
+	reg      cache.ResourceEventHandlerRegistration
+	// stop ends an informer the collector runs itself (metadata-only);
+	// shared typed informers belong to their factory. nil until started.
+	stop    chan struct{}
+	ownInf  bool
+	running bool
+}
+
 // New discovers the deletable resources and watches each: through the typed
 // shared informer when one exists (sharing its cache), else metadata-only.
-func New(md metadata.Interface, disc discovery.DiscoveryInterface, typed informers.SharedInformerFactory, metaInformers metadatainformer.SharedInformerFactory, lg *zap.Logger) (*Controller, error) {
+func New(md metadata.Interface, disc discovery.DiscoveryInterface, typed informers.SharedInformerFactory, lg *zap.Logger) (*Controller, error) {
 	if lg == nil {
 		lg = zap.NewNop()
 	}
 	c := &Controller{
 		metadata:        md,
+		typed:           typed,
+		discover:        disc.ServerPreferredResources,
 		mapper:          restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(disc)),
 		lg:              lg.With(zap.String("controller", Name)),
+		monitors:        map[schema.GroupVersionResource]*monitor{},
 		nodes:           map[types.UID]*node{},
 		absent:          map[types.UID]bool{},
 		attemptToDelete: controller.NewQueue(Name + "_attempt_to_delete"),
 		attemptToOrphan: controller.NewQueue(Name + "_attempt_to_orphan"),
+		period:          DiscoveryPeriod,
 	}
 	c.deleteHandler = c.attemptToDeleteItem
 	c.orphanHandler = c.attemptToOrphanItem
-	lists, err := disc.ServerPreferredResources()
-	if err != nil && len(lists) == 0 {
+	resources, err := c.deletableResources()
+	if err != nil && len(resources) == 0 {
 		return nil, fmt.Errorf("garbagecollector: discovery: %w", err)
 	}
+	c.syncMonitors(resources, err == nil)
+	return c, nil
+}
+
+// deletableResources lists the resources the collector watches. On a
+// partial discovery failure it returns what was found and the error.
+func (c *Controller) deletableResources() (map[schema.GroupVersionResource]schema.GroupVersionKind, error) {
+	lists, err := c.discover()
+	out := map[schema.GroupVersionResource]schema.GroupVersionKind{}
 	for _, l := range lists {
-		gv, err := schema.ParseGroupVersion(l.GroupVersion)
-		if err != nil {
+		if l == nil {
+			continue
+		}
+		gv, perr := schema.ParseGroupVersion(l.GroupVersion)
+		if perr != nil {
 			continue
 		}
 		for _, r := range l.APIResources {
@@ -100,19 +139,121 @@ func New(md metadata.Interface, disc discovery.DiscoveryInterface, typed informe
 			if ignoredResources[gvr.GroupResource()] {
 				continue
 			}
-			gvk := gv.WithKind(r.Kind)
-			var inf cache.SharedIndexInformer
-			if gi, err := typed.ForResource(gvr); err == nil {
-				inf = gi.Informer()
-			} else {
-				inf = metaInformers.ForResource(gvr).Informer()
-				_ = inf.SetTransform(stripManagedFields)
-			}
-			_, _ = inf.AddEventHandler(c.handlers(gvk))
-			c.synced = append(c.synced, inf.HasSynced)
+			out[gvr] = gv.WithKind(r.Kind)
 		}
 	}
-	return c, nil
+	return out, err
+}
+
+// syncMonitors adds a monitor for each new resource and, when complete is
+// set (discovery fully succeeded), drops the monitors of vanished ones. It
+// reports whether anything changed. New monitors are not started here.
+func (c *Controller) syncMonitors(resources map[schema.GroupVersionResource]schema.GroupVersionKind, complete bool) bool {
+	c.monitorsMu.Lock()
+	defer c.monitorsMu.Unlock()
+	changed := false
+	for gvr, gvk := range resources {
+		if m, ok := c.monitors[gvr]; ok && m.gvk == gvk {
+			continue
+		} else if ok {
+			c.dropMonitor(gvr, m)
+		}
+		m := &monitor{gvk: gvk}
+		if gi, err := c.typed.ForResource(gvr); err == nil {
+			m.informer = gi.Informer()
+		} else {
+			m.informer = metadatainformer.NewFilteredMetadataInformer(c.metadata, gvr, metav1.NamespaceAll, 0, cache.Indexers{}, nil).Informer()
+			_ = m.informer.SetTransform(stripManagedFields)
+			m.ownInf = true
+		}
+		reg, err := m.informer.AddEventHandler(c.handlers(gvk))
+		if err != nil {
+			c.lg.Warn("cannot watch resource", zap.Stringer("resource", gvr), zap.Error(err))
+			continue
+		}
+		m.reg = reg
+		c.monitors[gvr] = m
+		changed = true
+		c.lg.Debug("monitoring resource", zap.Stringer("resource", gvr))
+	}
+	if complete {
+		for gvr, m := range c.monitors {
+			if _, ok := resources[gvr]; !ok {
+				c.dropMonitor(gvr, m)
+				changed = true
+			}
+		}
+	}
+	return changed
+}
+
+// dropMonitor stops feeding the graph from gvr. Called with monitorsMu held.
+func (c *Controller) dropMonitor(gvr schema.GroupVersionResource, m *monitor) {
+	if m.reg != nil {
+		_ = m.informer.RemoveEventHandler(m.reg)
+	}
+	if m.stop != nil {
+		close(m.stop)
+	}
+	delete(c.monitors, gvr)
+	c.lg.Info("stopped monitoring resource", zap.Stringer("resource", gvr))
+}
+
+// startMonitors runs the informers not running yet and returns their
+// HasSynced functions.
+func (c *Controller) startMonitors(ctx context.Context) []cache.InformerSynced {
+	c.monitorsMu.Lock()
+	defer c.monitorsMu.Unlock()
+	var synced []cache.InformerSynced
+	for _, m := range c.monitors {
+		if m.running {
+			continue
+		}
+		m.running = true
+		synced = append(synced, m.informer.HasSynced)
+		if m.ownInf {
+			m.stop = make(chan struct{})
+			stop := m.stop
+			go func() {
+				// Ends with the controller or when the monitor is dropped.
+				merged := make(chan struct{})
+				go func() {
+					select {
+					case <-ctx.Done():
+					case <-stop:
+					}
+					close(merged)
+				}()
+				m.informer.Run(merged)
+			}()
+		}
+	}
+	// Typed informers created since the factory started need starting.
+	c.typed.Start(ctx.Done())
+	return synced
+}
+
+// resync discovers the deletable resources again and starts monitors for
+// new ones; the mapper forgets what it cached so new kinds resolve.
+func (c *Controller) resync(ctx context.Context) {
+	resources, err := c.deletableResources()
+	if err != nil {
+		c.lg.Warn("discovery failed, keeping monitors", zap.Error(err))
+		if len(resources) == 0 {
+			return
+		}
+	}
+	if !c.syncMonitors(resources, err == nil) {
+		return
+	}
+	c.mapper.Reset()
+	synced := c.startMonitors(ctx)
+	c.lg.Info("resources changed, monitors updated", zap.Int("new", len(synced)))
+	wctx, cancel := context.WithTimeout(ctx, c.period)
+	defer cancel()
+	if !cache.WaitForCacheSync(wctx.Done(), synced...) && ctx.Err() == nil {
+		c.lg.Warn("new monitors not synced yet")
+	}
 }
 
 func stripManagedFields(obj any) (any, error) {
@@ -158,15 +299,22 @@ func (c *Controller) handlers(gvk schema.GroupVersionKind) cache.ResourceEventHa
 	}
 }
 
-// Run waits for every monitor to sync, then works both queues until ctx ends.
+// Run waits for every monitor to sync, then works both queues until ctx
+// ends, rediscovering resources every period.
 func (c *Controller) Run(ctx context.Context, workers int) error {
+	synced := c.startMonitors(ctx)
 	var wg sync.WaitGroup
 	var errDel, errOrph error
 	wg.Go(func() {
-		errDel = controller.RunWorkers(ctx, Name, c.lg, c.attemptToDelete, workers, c.deleteHandler, c.synced...)
+		errDel = controller.RunWorkers(ctx, Name, c.lg, c.attemptToDelete, workers, c.deleteHandler, synced...)
 	})
 	wg.Go(func() {
-		errOrph = controller.RunWorkers(ctx, Name+"-orphan", c.lg, c.attemptToOrphan, workers, c.orphanHandler, c.synced...)
+		errOrph = controller.RunWorkers(ctx, Name+"-orphan", c.lg, c.attemptToOrphan, workers, c.orphanHandler, synced...)
+	})
+	wg.Go(func() {
+		if cache.WaitForCacheSync(ctx.Done(), synced...) {
+			wait.UntilWithContext(ctx, c.resync, c.period)
+		}
 	})
 	wg.Wait()
 	return errors.Join(errDel, errOrph)
@@ -179,8 +327,10 @@ type snapshot struct {
 	beingDeleted       bool
 	deletingDependents bool
 	dependents         []objectRef
-	blocking           []objectRef
-	blockingDeleting   []bool
+	// dependentDeleting: some dependent is itself deleting its dependents.
+	dependentDeleting bool
+	blocking          []objectRef
+	blockingDeleting  []bool
 }
 
 func (c *Controller) snapshot(uid types.UID) (snapshot, bool) {
@@ -193,6 +343,7 @@ func (c *Controller) snapshot(uid types.UID) (snapshot, bool) {
 	s := snapshot{ref: n.ref, virtual: n.virtual, beingDeleted: n.beingDeleted, deletingDependents: n.deletingDependents}
 	for _, d := range n.dependents {
 		s.dependents = append(s.dependents, d.ref)
+		s.dependentDeleting = s.dependentDeleting || d.deletingDependents
 	}
 	for _, d := range n.blocking() {
 		s.blocking = append(s.blocking, d.ref)
@@ -309,6 +460,14 @@ func (c *Controller) attemptToDeleteItem(ctx context.Context, key string) error 
 		return c.patchMeta(ctx, rc, latest, map[string]any{"ownerReferences": keep})
 	case len(waiting) > 0 && len(s.dependents) > 0:
 		// Its own dependents must go first for the waiting owner's sake.
+		if s.dependentDeleting {
+			// A dependent waits in the foreground too: likely a cycle
+			// (A owns B owns A), where each would wait for the other
+			// forever. Stop blocking the owners, as Kubernetes does.
+			if err := c.unblockOwners(ctx, rc, latest); err != nil {
+				return err
+			}
+		}
 		return c.delete(ctx, rc, latest, metav1.DeletePropagationForeground)
 	default:
 		policy := metav1.DeletePropagationBackground
@@ -333,6 +492,24 @@ func (c *Controller) processDeletingDependents(ctx context.Context, s snapshot, 
 		}
 	}
 	return nil
+}
+
+// unblockOwners clears blockOwnerDeletion on obj's ownerReferences.
+func (c *Controller) unblockOwners(ctx context.Context, rc metadata.ResourceInterface, obj *metav1.PartialObjectMetadata) error {
+	owners := slices.Clone(obj.OwnerReferences)
+	changed := false
+	for i := range owners {
+		if blocks(owners[i]) {
+			owners[i].BlockOwnerDeletion = new(false)
+			changed = true
+		}
+	}
+	if !changed {
+		return nil
+	}
+	c.lg.Info("unblocking owners to break a foreground deletion cycle", zap.String("kind", obj.Kind),
+		zap.String("namespace", obj.Namespace), zap.String("name", obj.Name))
+	return c.patchMeta(ctx, rc, obj, map[string]any{"ownerReferences": owners})
 }
 
 // ownerState returns the owner's metadata, or nil when it is gone.

@@ -29,6 +29,7 @@ import (
 	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/flowcontrol"
 	"k8s.io/client-go/util/workqueue"
+	"k8s.io/component-helpers/node/topology"
 
 	"drover.dev/controller-manager/internal/controller"
 )
@@ -81,6 +82,8 @@ type Controller struct {
 	mu     sync.Mutex
 	health map[string]*health
 	zones  map[string]*zoneLimiter
+	// zoneStates is only touched by the monitor loop.
+	zoneStates map[string]zoneState
 
 	// syncHandler (NoSchedule taints per node) is a field so that tests can replace it.
 	syncHandler func(ctx context.Context, key string) error
@@ -110,7 +113,7 @@ func New(client kubernetes.Interface, nodeInformer coreinformers.NodeInformer, l
 		synced: []cache.InformerSynced{nodeInformer.Informer().HasSynced, leaseInformer.Informer().HasSynced,
 			podInformer.Informer().HasSynced},
 		queue: controller.NewQueue(Name), s: s, lg: lg.With(zap.String("controller", Name)), recorder: recorder, now: time.Now,
-		health: map[string]*health{}, zones: map[string]*zoneLimiter{},
+		health: map[string]*health{}, zones: map[string]*zoneLimiter{}, zoneStates: map[string]zoneState{},
 	}
 	c.syncHandler = c.syncNoSchedule
 	_, _ = nodeInformer.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
@@ -173,36 +176,157 @@ func (c *Controller) monitor(ctx context.Context) {
 	}
 	c.mu.Unlock()
 	// Zone health decides how fast NoExecute taints may be added.
-	type zone struct{ total, notReady int }
-	zones := map[string]*zone{}
+	sizes := map[string]int{}
+	notReady := map[string]int{}
 	for _, n := range nodes {
-		z := zones[n.Labels[v1.LabelTopologyZone]]
-		if z == nil {
-			z = &zone{}
-			zones[n.Labels[v1.LabelTopologyZone]] = z
-		}
-		z.total++
+		z := topology.GetZoneKey(n)
+		sizes[z]++
 		if statuses[n.Name] != v1.ConditionTrue {
-			z.notReady++
+			notReady[z]++
 		}
 	}
+	states := make(map[string]zoneState, len(sizes))
+	for z, size := range sizes {
+		states[z] = c.zoneState(size, notReady[z])
+	}
+	if entered := c.handleDisruption(ctx, nodes, states, sizes, now); entered {
+		// The taints were just lifted; the cached nodes still show them.
+		return
+	}
 	for _, n := range nodes {
-		name := n.Labels[v1.LabelTopologyZone]
-		z := zones[name]
-		qps := c.s.EvictionRate
-		switch {
-		case z.notReady == z.total:
-			qps = 0 // full disruption: the problem is likely ours, not the nodes'
-		case z.notReady > 2 && float32(z.notReady)/float32(z.total) >= c.s.UnhealthyZoneThreshold:
-			qps = 0
-			if z.total > c.s.LargeClusterThreshold {
-				qps = c.s.SecondaryEvictionRate
-			}
-		}
-		if err := c.reconcileNoExecute(ctx, n, statuses[n.Name], c.limiter(name, qps)); err != nil {
+		if err := c.reconcileNoExecute(ctx, n, statuses[n.Name], c.zoneLimiter(topology.GetZoneKey(n))); err != nil {
 			c.lg.Warn("failed to taint node", zap.String("node", n.Name), zap.Error(err))
 		}
 	}
+}
+
+// zoneState is the health of a zone, as Kubernetes classifies it.
+type zoneState int
+
+const (
+	stateInitial zoneState = iota
+	stateNormal
+	statePartialDisruption
+	stateFullDisruption
+)
+
+func (s zoneState) String() string {
+	return [...]string{"Initial", "Normal", "PartialDisruption", "FullDisruption"}[s]
+}
+
+func (c *Controller) zoneState(size, notReady int) zoneState {
+	switch {
+	case notReady == size && size > 0:
+		return stateFullDisruption
+	case notReady > 2 && float32(notReady)/float32(size) >= c.s.UnhealthyZoneThreshold:
+		return statePartialDisruption
+	}
+	return stateNormal
+}
+
+// zoneQPS is the NoExecute tainting rate of a zone in state. A zone that is
+// wholly down while others are not is tainted at the normal rate; a large
+// partly disrupted zone at the secondary rate, a small one not at all.
+func (c *Controller) zoneQPS(state zoneState, size int) float32 {
+	if state == statePartialDisruption {
+		if size > c.s.LargeClusterThreshold {
+			return c.s.SecondaryEvictionRate
+		}
+		return 0
+	}
+	return c.s.EvictionRate
+}
+
+// handleDisruption moves zones to their new states and sets their tainting
+// rates. When every zone is fully disrupted the likely fault is ours (or the
+// network's), not the nodes': like Kubernetes it then lifts the NoExecute
+// taints, so nothing is evicted, and adds none until some node is Ready
+// again, when every node gets a fresh grace period. It reports whether it
+// entered that mode in this pass.
+func (c *Controller) handleDisruption(ctx context.Context, nodes []*v1.Node, states map[string]zoneState, sizes map[string]int, now time.Time) bool {
+	allAre := len(states) > 0
+	for _, s := range states {
+		allAre = allAre && s == stateFullDisruption
+	}
+	for z := range states {
+		if _, had := c.zoneStates[z]; !had {
+			c.zoneStates[z] = stateInitial
+		}
+	}
+	allWas := true
+	for z, s := range c.zoneStates {
+		if _, ok := states[z]; !ok {
+			delete(c.zoneStates, z)
+			c.mu.Lock()
+			delete(c.zones, z)
+			c.mu.Unlock()
+			continue
+		}
+		allWas = allWas && s == stateFullDisruption
+	}
+	switch {
+	case allAre && allWas:
+		return false
+	case allAre:
+		c.lg.Warn("all nodes are not ready: entering full disruption mode, no taint-based evictions")
+		for _, n := range nodes {
+			if err := c.liftNoExecute(ctx, n); err != nil {
+				c.lg.Warn("failed to remove NoExecute taints", zap.String("node", n.Name), zap.Error(err))
+			}
+		}
+		for z := range c.zoneStates {
+			c.limiter(z, 0)
+			c.zoneStates[z] = stateFullDisruption
+		}
+		return true
+	case allWas:
+		c.lg.Info("some nodes are ready: leaving full disruption mode")
+		c.mu.Lock()
+		for _, h := range c.health {
+			h.probe = now
+		}
+		c.mu.Unlock()
+		for z := range c.zoneStates {
+			c.limiter(z, c.zoneQPS(states[z], sizes[z]))
+			c.zoneStates[z] = states[z]
+		}
+		return false
+	}
+	for z, s := range c.zoneStates {
+		if s == states[z] {
+			continue
+		}
+		c.lg.Info("zone changed state", zap.String("zone", z), zap.Stringer("state", states[z]))
+		c.limiter(z, c.zoneQPS(states[z], sizes[z]))
+		c.zoneStates[z] = states[z]
+	}
+	return false
+}
+
+// liftNoExecute removes the not-ready and unreachable NoExecute taints.
+func (c *Controller) liftNoExecute(ctx context.Context, n *v1.Node) error {
+	if !slices.ContainsFunc(n.Spec.Taints, isLifecycleNoExecute) {
+		return nil
+	}
+	return c.updateTaints(ctx, n.Name, func(taints []v1.Taint) []v1.Taint {
+		return slices.DeleteFunc(taints, isLifecycleNoExecute)
+	})
+}
+
+func isLifecycleNoExecute(t v1.Taint) bool {
+	return t.Effect == v1.TaintEffectNoExecute && (t.Key == v1.TaintNodeNotReady || t.Key == v1.TaintNodeUnreachable)
+}
+
+// zoneLimiter is the zone's tainting limiter; a zone not seen yet taints at
+// the normal rate.
+func (c *Controller) zoneLimiter(zone string) flowcontrol.RateLimiter {
+	c.mu.Lock()
+	z := c.zones[zone]
+	c.mu.Unlock()
+	if z != nil {
+		return z.limiter
+	}
+	return c.limiter(zone, c.s.EvictionRate)
 }
 
 func (c *Controller) limiter(zone string, qps float32) flowcontrol.RateLimiter {

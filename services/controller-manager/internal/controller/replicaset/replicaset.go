@@ -58,6 +58,9 @@ type Controller struct {
 	lg           *zap.Logger
 	recorder     record.EventRecorder
 	now          func() time.Time
+	// written holds objects whose status this controller wrote until the
+	// cache shows them.
+	written *controller.Written[*apps.ReplicaSet]
 
 	// syncHandler is a field so that tests can replace it.
 	syncHandler func(ctx context.Context, key string) error
@@ -96,6 +99,7 @@ func NewForKind(kind Kind, client kubernetes.Interface, podInformer coreinformer
 		lg:           lg.With(zap.String("controller", kind.Name)),
 		recorder:     recorder,
 		now:          time.Now,
+		written:      controller.NewWritten[*apps.ReplicaSet](),
 	}
 	c.syncHandler = c.sync
 	if err := controller.AddControllerUIDIndex(podInformer.Informer()); err != nil {
@@ -266,12 +270,13 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	cached, err := c.get(namespace, name)
 	if apierrors.IsNotFound(err) {
 		c.expectations.Delete(key)
+		c.written.Forget(key)
 		return nil
 	}
 	if err != nil {
 		return err
 	}
-	rs := cached.DeepCopy()
+	rs := c.written.Fresh(key, cached).DeepCopy()
 	selector, err := metav1.LabelSelectorAsSelector(rs.Spec.Selector)
 	if err != nil || selector.Empty() {
 		c.lg.Warn("invalid selector", zap.String("key", key), zap.Error(err))
@@ -311,6 +316,11 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	}
 	status := c.calculateStatus(rs, pods, terminating, manageErr)
 	updated, err := c.updateStatus(ctx, rs, status)
+	if apierrors.IsConflict(err) {
+		// A newer version exists; its watch event queues this key again
+		// without the rate limiter's backoff.
+		return manageErr
+	}
 	if err != nil {
 		return err
 	}
@@ -463,6 +473,11 @@ func (c *Controller) updateStatus(ctx context.Context, rs *apps.ReplicaSet, stat
 	if apiequality.Semantic.DeepEqual(rs.Status, status) {
 		return rs, nil
 	}
+	from := rs.ResourceVersion
 	rs.Status = status
-	return c.kind.UpdateStatus(ctx, rs)
+	updated, err := c.kind.UpdateStatus(ctx, rs)
+	if err == nil {
+		c.written.Wrote(rs.Namespace+"/"+rs.Name, from, updated.DeepCopy())
+	}
+	return updated, err
 }
