@@ -12,6 +12,7 @@ import (
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/record"
 )
 
 // MaxNodeScore and MinNodeScore bound normalised scores.
@@ -187,6 +188,9 @@ type CycleState struct {
 	SkipFilter      map[string]struct{}
 	SkipScore       map[string]struct{}
 	ShouldRecordMsg bool
+	// filters are the Filter plugins not skipped, resolved once by
+	// RunPreFilterPlugins (nil: check SkipFilter per plugin).
+	filters []FilterPlugin
 }
 
 // NewCycleState returns an empty state.
@@ -225,7 +229,7 @@ func (c *CycleState) Clone() *CycleState {
 	}
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	n := &CycleState{m: make(map[StateKey]StateData, len(c.m)), SkipFilter: c.SkipFilter, SkipScore: c.SkipScore, PodInfo: c.PodInfo}
+	n := &CycleState{m: make(map[StateKey]StateData, len(c.m)), SkipFilter: c.SkipFilter, SkipScore: c.SkipScore, PodInfo: c.PodInfo, filters: c.filters}
 	for k, v := range c.m {
 		if v != nil {
 			n.m[k] = v.Clone()
@@ -250,6 +254,8 @@ type Handle interface {
 	SharedInformerFactory() informers.SharedInformerFactory
 	Logger() *zap.Logger
 	Parallelizer() Parallelizer
+	// EventRecorder records events as the profile (never nil).
+	EventRecorder() record.EventRecorder
 	// PluginRunner lets PostFilter plugins re-run filters in dry runs.
 	PluginRunner
 	// Nominator lists pods nominated to nodes.

@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/record"
 
 	"drover.dev/scheduler/internal/apis/config"
 )
@@ -53,6 +54,7 @@ type Framework struct {
 	client      kubernetes.Interface
 	informers   informers.SharedInformerFactory
 	lg          *zap.Logger
+	recorder    record.EventRecorder
 	parallel    Parallelizer
 	nominator   Nominator
 	waitingPods *waitingPods
@@ -69,6 +71,8 @@ type Options struct {
 	Logger      *zap.Logger
 	Parallelism int
 	Nominator   Nominator
+	// EventRecorder records events of plugins (none when nil).
+	EventRecorder record.EventRecorder
 }
 
 // New builds a profile's framework: the default plugins, changed by the
@@ -80,6 +84,9 @@ func New(registry Registry, defaults []DefaultPlugin, profile *config.Profile, o
 	if opts.Parallelism <= 0 {
 		opts.Parallelism = config.DefaultParallelism
 	}
+	if opts.EventRecorder == nil {
+		opts.EventRecorder = &record.FakeRecorder{}
+	}
 	f := &Framework{
 		profileName:              profile.SchedulerName,
 		percentageOfNodesToScore: profile.PercentageOfNodesToScore,
@@ -87,6 +94,7 @@ func New(registry Registry, defaults []DefaultPlugin, profile *config.Profile, o
 		client:                   opts.Client,
 		informers:                opts.Informers,
 		lg:                       opts.Logger,
+		recorder:                 opts.EventRecorder,
 		parallel:                 parallelizer(opts.Parallelism),
 		nominator:                opts.Nominator,
 		waitingPods:              &waitingPods{pods: map[types.UID]*waitingPod{}},
@@ -286,6 +294,9 @@ func (f *Framework) SharedInformerFactory() informers.SharedInformerFactory { re
 // Logger implements Handle.
 func (f *Framework) Logger() *zap.Logger { return f.lg }
 
+// EventRecorder implements Handle.
+func (f *Framework) EventRecorder() record.EventRecorder { return f.recorder }
+
 // Parallelizer implements Handle.
 func (f *Framework) Parallelizer() Parallelizer { return f.parallel }
 
@@ -366,6 +377,13 @@ func (f *Framework) RunPreFilterPlugins(ctx context.Context, state *CycleState, 
 		}
 	}
 	state.SkipFilter = skip
+	// Resolved once here: Filter runs for thousands of nodes per cycle.
+	state.filters = make([]FilterPlugin, 0, len(f.filter))
+	for _, pl := range f.filter {
+		if _, ok := skip[pl.Name()]; !ok {
+			state.filters = append(state.filters, pl)
+		}
+	}
 	return result, nil
 }
 
@@ -401,6 +419,17 @@ func (f *Framework) RunPreFilterExtensionRemovePod(ctx context.Context, state *C
 
 // RunFilterPlugins stops at the first rejecting filter.
 func (f *Framework) RunFilterPlugins(ctx context.Context, state *CycleState, pod *v1.Pod, nodeInfo *NodeInfo) *Status {
+	if state.filters != nil {
+		for _, pl := range state.filters {
+			if s := pl.Filter(ctx, state, pod, nodeInfo); !s.IsSuccess() {
+				if !s.IsRejected() {
+					s = AsStatus(fmt.Errorf("framework: filter %q: %w", pl.Name(), s.AsError()))
+				}
+				return s.WithPlugin(pl.Name())
+			}
+		}
+		return nil
+	}
 	for _, pl := range f.filter {
 		if _, skip := state.SkipFilter[pl.Name()]; skip {
 			continue

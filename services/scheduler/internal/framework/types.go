@@ -235,7 +235,7 @@ func (pi *PodInfo) terms(pod *v1.Pod, in []v1.PodAffinityTerm) []AffinityTerm {
 	}
 	out := make([]AffinityTerm, 0, len(in))
 	for i := range in {
-		t, err := NewAffinityTerm(pod, &in[i])
+		t, err := parseTerm(pod, &in[i])
 		if err != nil {
 			pi.ParseError = err
 			continue
@@ -251,7 +251,7 @@ func (pi *PodInfo) weightedTerms(pod *v1.Pod, in []v1.WeightedPodAffinityTerm) [
 	}
 	out := make([]WeightedAffinityTerm, 0, len(in))
 	for i := range in {
-		t, err := NewAffinityTerm(pod, &in[i].PodAffinityTerm)
+		t, err := parseTerm(pod, &in[i].PodAffinityTerm)
 		if err != nil {
 			pi.ParseError = err
 			continue
@@ -309,8 +309,56 @@ func NewAffinityTerm(pod *v1.Pod, t *v1.PodAffinityTerm) (AffinityTerm, error) {
 	if nsSel != nil {
 		nsSelKey = nsSel.String()
 	}
-	at.Key = internKey(strings.Join(sets.List(ns), ",") + "|" + nsSelKey + "|" + sel.String() + "|" + t.TopologyKey)
+	at.Key = internKey(strings.Join(sets.List(ns), ",") + "|" + nsSelKey + "|" + SelectorKey(sel) + "|" + t.TopologyKey)
 	return at, nil
+}
+
+type parsedKey struct {
+	term *v1.PodAffinityTerm
+	ns   string
+}
+
+// parsed caches terms by identity: pods of one workload share their
+// affinity (the informer interns it), so their terms are parsed once and
+// share one selector. Terms that depend on the pod's own labels
+// (matchLabelKeys) are not cached. Informer objects are never written, so
+// a term's identity fixes its content.
+var parsed = struct {
+	sync.Mutex
+	m map[parsedKey]AffinityTerm
+}{m: map[parsedKey]AffinityTerm{}}
+
+func parseTerm(pod *v1.Pod, t *v1.PodAffinityTerm) (AffinityTerm, error) {
+	if len(t.MatchLabelKeys) > 0 || len(t.MismatchLabelKeys) > 0 {
+		return NewAffinityTerm(pod, t)
+	}
+	k := parsedKey{t, pod.Namespace}
+	parsed.Lock()
+	at, ok := parsed.m[k]
+	parsed.Unlock()
+	if ok {
+		return at, nil
+	}
+	at, err := NewAffinityTerm(pod, t)
+	if err != nil {
+		return at, err
+	}
+	parsed.Lock()
+	if len(parsed.m) >= 4096 {
+		parsed.m = map[parsedKey]AffinityTerm{}
+	}
+	parsed.m[k] = at
+	parsed.Unlock()
+	return at, nil
+}
+
+// SelectorKey identifies what a selector selects: its string, except
+// for the selector of nothing, whose string ("") is that of everything.
+func SelectorKey(sel labels.Selector) string {
+	if _, selectable := sel.Requirements(); !selectable {
+		return "<nothing>"
+	}
+	return sel.String()
 }
 
 var keys = struct {

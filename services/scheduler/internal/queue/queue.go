@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	v1 "k8s.io/api/core/v1"
@@ -140,6 +141,9 @@ type PriorityQueue struct {
 
 	nominated      map[string][]*framework.PodInfo
 	nominatedByUID map[types.UID]string
+	// nominatedNodes is len(nominated), read without the lock: Filter asks
+	// for every node of every cycle and there is rarely any nomination.
+	nominatedNodes atomic.Int64
 	closed         bool
 }
 
@@ -498,6 +502,7 @@ func (q *PriorityQueue) addNominatedLocked(pi *framework.PodInfo, nodeName strin
 	}
 	q.nominatedByUID[pi.Pod.UID] = nodeName
 	q.nominated[nodeName] = append(q.nominated[nodeName], pi)
+	q.nominatedNodes.Store(int64(len(q.nominated)))
 }
 
 func (q *PriorityQueue) updateNominatedLocked(pi *framework.PodInfo, pod *v1.Pod) {
@@ -527,10 +532,14 @@ func (q *PriorityQueue) deleteNominatedLocked(pod *v1.Pod) {
 	} else {
 		q.nominated[nn] = list
 	}
+	q.nominatedNodes.Store(int64(len(q.nominated)))
 }
 
 // NominatedPodsForNode implements framework.Nominator.
 func (q *PriorityQueue) NominatedPodsForNode(nodeName string) []*framework.PodInfo {
+	if q.nominatedNodes.Load() == 0 {
+		return nil
+	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	list := q.nominated[nodeName]

@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"context"
+	"encoding/binary"
 	"sort"
 	"strings"
 	"sync"
@@ -96,8 +97,8 @@ func trimPod(obj any) (any, error) {
 		Spec: v1.PodSpec{
 			NodeName: p.Spec.NodeName, SchedulerName: p.Spec.SchedulerName, Priority: p.Spec.Priority,
 			PriorityClassName: p.Spec.PriorityClassName, PreemptionPolicy: p.Spec.PreemptionPolicy,
-			Tolerations: p.Spec.Tolerations, Affinity: p.Spec.Affinity, NodeSelector: p.Spec.NodeSelector,
-			TopologySpreadConstraints: p.Spec.TopologySpreadConstraints, Overhead: p.Spec.Overhead,
+			Tolerations: p.Spec.Tolerations, Affinity: specIntern.affinity(p.Spec.Affinity), NodeSelector: p.Spec.NodeSelector,
+			TopologySpreadConstraints: specIntern.constraints(p.Spec.TopologySpreadConstraints), Overhead: p.Spec.Overhead,
 			Resources: p.Spec.Resources, SchedulingGates: p.Spec.SchedulingGates,
 			Containers: trimContainers(p.Spec.Containers), InitContainers: trimContainers(p.Spec.InitContainers),
 		},
@@ -190,4 +191,65 @@ func (in *interner) intern(l map[string]string) map[string]string {
 	}
 	in.m[key] = l
 	return l
+}
+
+// specIntern shares equal affinity and topology spread constraints among
+// pods (replicas of a workload): one copy in memory instead of one per
+// pod, and framework.NewPodInfo parses shared terms once. Interned values
+// must never be written.
+var specIntern = &specInterner{aff: map[string]*v1.Affinity{}, spread: map[string][]v1.TopologySpreadConstraint{}}
+
+type specInterner struct {
+	mu     sync.Mutex
+	aff    map[string]*v1.Affinity
+	spread map[string][]v1.TopologySpreadConstraint
+}
+
+// affinity returns the shared copy of a (keyed by its protobuf encoding,
+// which sorts map keys and so is canonical).
+func (in *specInterner) affinity(a *v1.Affinity) *v1.Affinity {
+	if a == nil {
+		return nil
+	}
+	b, err := a.Marshal()
+	if err != nil {
+		return a
+	}
+	key := string(b)
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if v, ok := in.aff[key]; ok {
+		return v
+	}
+	if len(in.aff) >= maxInterned {
+		in.aff = map[string]*v1.Affinity{}
+	}
+	in.aff[key] = a
+	return a
+}
+
+func (in *specInterner) constraints(c []v1.TopologySpreadConstraint) []v1.TopologySpreadConstraint {
+	if len(c) == 0 {
+		return nil
+	}
+	var b []byte
+	for i := range c {
+		m, err := c[i].Marshal()
+		if err != nil {
+			return c
+		}
+		b = binary.AppendUvarint(b, uint64(len(m)))
+		b = append(b, m...)
+	}
+	key := string(b)
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if v, ok := in.spread[key]; ok {
+		return v
+	}
+	if len(in.spread) >= maxInterned {
+		in.spread = map[string][]v1.TopologySpreadConstraint{}
+	}
+	in.spread[key] = c
+	return c
 }

@@ -102,19 +102,20 @@ func New(o Options) (*Scheduler, error) {
 	s.broadcaster = record.NewBroadcaster()
 	for i := range o.Config.Profiles {
 		p := &o.Config.Profiles[i]
+		s.recorders[p.SchedulerName] = s.broadcaster.NewRecorder(scheme.Scheme, v1.EventSource{Component: p.SchedulerName})
 		fwk, err := framework.New(o.Registry, o.Defaults, p, framework.Options{
-			Snapshot:    s.snapshot,
-			Client:      o.Client,
-			Informers:   o.Informers,
-			Logger:      lg.With(zap.String("profile", p.SchedulerName)),
-			Parallelism: int(o.Config.Parallelism),
-			Nominator:   q,
+			Snapshot:      s.snapshot,
+			Client:        o.Client,
+			Informers:     o.Informers,
+			Logger:        lg.With(zap.String("profile", p.SchedulerName)),
+			Parallelism:   int(o.Config.Parallelism),
+			Nominator:     q,
+			EventRecorder: s.recorders[p.SchedulerName],
 		})
 		if err != nil {
 			return nil, fmt.Errorf("scheduler: profile %q: %w", p.SchedulerName, err)
 		}
 		s.Profiles[p.SchedulerName] = fwk
-		s.recorders[p.SchedulerName] = s.broadcaster.NewRecorder(scheme.Scheme, v1.EventSource{Component: p.SchedulerName})
 		for name, evs := range fwk.EventsToRegister() {
 			events[name] = append(events[name], evs...)
 		}

@@ -6,6 +6,9 @@
 //
 //	go test -run '^$' -bench . -benchtime 1x -timeout 60m ./test/bench/
 //
+// DROVER_BENCH_SCHEDULER_BIN runs another scheduler binary;
+// DROVER_BENCH_CPU_PROFILE / DROVER_BENCH_HEAP_PROFILE save profiles.
+//
 // Each case reports, for the e2e run (pods created while the scheduler
 // runs, 16 creating clients): pods/s from the first create to the last
 // binding observed, p50/p99 per-pod latency (create sent → binding seen
@@ -75,6 +78,15 @@ func build(b *testing.B) string {
 	return binDir
 }
 
+// TestMain removes the binaries built for the run.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		_ = os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
+
 type env struct {
 	dir        string
 	url        string
@@ -138,11 +150,17 @@ func startAPI(b *testing.B) *env {
 	return e
 }
 
-// startScheduler runs drover-scheduler as a child process and waits for /readyz.
+// startScheduler runs drover-scheduler as a child process and waits for
+// /readyz. DROVER_BENCH_SCHEDULER_BIN names another scheduler binary to
+// run instead (an older build, for before/after comparisons).
 func (e *env) startScheduler(b *testing.B) {
 	b.Helper()
 	port := benchutil.FreePort(b)
-	cmd := exec.Command(filepath.Join(e.dir, "drover-scheduler"), "--kubeconfig="+e.kubeconfig, "--leader-elect=false",
+	bin := filepath.Join(e.dir, "drover-scheduler")
+	if p := os.Getenv("DROVER_BENCH_SCHEDULER_BIN"); p != "" {
+		bin = p
+	}
+	cmd := exec.Command(bin, "--kubeconfig="+e.kubeconfig, "--leader-elect=false",
 		"--secure-port="+strconv.Itoa(port), "--kube-api-qps=5000", "--kube-api-burst=5000", "--log-level=warn")
 	cmd.Stderr = os.Stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -285,33 +303,55 @@ type boundWatcher struct {
 
 func (e *env) watchBound(b *testing.B, want int) *boundWatcher {
 	b.Helper()
-	list, err := e.cs.CoreV1().Pods(ns).List(context.Background(), metav1.ListOptions{Limit: 1})
-	if err != nil {
-		b.Fatal(err)
-	}
-	w, err := e.cs.CoreV1().Pods(ns).Watch(context.Background(), metav1.ListOptions{ResourceVersion: list.ResourceVersion})
-	if err != nil {
-		b.Fatal(err)
-	}
+	ctx, cancel := context.WithCancel(context.Background())
+	b.Cleanup(cancel)
 	bw := &boundWatcher{bound: map[string]time.Time{}, done: make(chan struct{}), want: want}
-	b.Cleanup(w.Stop)
+	see := func(p *v1.Pod) {
+		if p.Spec.NodeName == "" {
+			return
+		}
+		bw.mu.Lock()
+		defer bw.mu.Unlock()
+		if _, seen := bw.bound[p.Name]; !seen {
+			bw.bound[p.Name] = time.Now()
+			if len(bw.bound) == bw.want {
+				close(bw.done)
+			}
+		}
+	}
+	list, err := e.cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{Limit: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	w, err := e.cs.CoreV1().Pods(ns).Watch(ctx, metav1.ListOptions{ResourceVersion: list.ResourceVersion})
+	if err != nil {
+		b.Fatal(err)
+	}
 	go func() {
-		for ev := range w.ResultChan() {
-			if ev.Type != watch.Modified && ev.Type != watch.Added {
-				continue
-			}
-			p, ok := ev.Object.(*v1.Pod)
-			if !ok || p.Spec.NodeName == "" {
-				continue
-			}
-			bw.mu.Lock()
-			if _, seen := bw.bound[p.Name]; !seen {
-				bw.bound[p.Name] = time.Now()
-				if len(bw.bound) == bw.want {
-					close(bw.done)
+		for {
+			for ev := range w.ResultChan() {
+				if p, ok := ev.Object.(*v1.Pod); ok && (ev.Type == watch.Added || ev.Type == watch.Modified) {
+					see(p)
 				}
 			}
-			bw.mu.Unlock()
+			w.Stop()
+			// The stream ended (server timeout, dropped connection): catch
+			// up with a list (bindings seen late are timed now), watch on.
+			for ctx.Err() == nil {
+				all, err := e.cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
+				if err == nil {
+					for i := range all.Items {
+						see(&all.Items[i])
+					}
+					if w, err = e.cs.CoreV1().Pods(ns).Watch(ctx, metav1.ListOptions{ResourceVersion: all.ResourceVersion}); err == nil {
+						break
+					}
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+			if ctx.Err() != nil {
+				return
+			}
 		}
 	}()
 	return bw

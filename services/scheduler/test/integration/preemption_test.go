@@ -103,6 +103,21 @@ func TestPreemptionHonoursPDB(t *testing.T) {
 		return nil
 	})
 	c.getPod(t, "low-0")
+	// The victim has a Preempted event naming the preemptor and the node.
+	high := c.getPod(t, "high")
+	wantMsg := fmt.Sprintf("Preempted by pod %s on node %s", high.UID, otherNode)
+	eventually(t, 10*time.Second, func() error {
+		evs, err := c.cs.CoreV1().Events(c.ns).List(context.Background(), metav1.ListOptions{})
+		if err != nil {
+			return err
+		}
+		for _, e := range evs.Items {
+			if e.InvolvedObject.Name == "low-1" && e.Reason == "Preempted" && e.Type == v1.EventTypeNormal && e.Message == wantMsg {
+				return nil
+			}
+		}
+		return fmt.Errorf("no Preempted event %q on low-1 among %d events", wantMsg, len(evs.Items))
+	})
 
 	// A pod that may not preempt waits.
 	never := v1.PreemptNever

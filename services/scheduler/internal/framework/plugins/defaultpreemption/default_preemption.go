@@ -10,8 +10,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"sort"
 	"sync"
+	"sync/atomic"
 
 	"go.uber.org/zap"
 	v1 "k8s.io/api/core/v1"
@@ -33,8 +35,15 @@ const (
 	msgNoVictims  = "No preemption victims found for incoming pod"
 )
 
-// Args are DefaultPreemptionArgs (accepted for compatibility; every
-// potential node is evaluated).
+// Defaults of Args, as in Kubernetes.
+const (
+	DefaultMinCandidateNodesPercentage = 10
+	DefaultMinCandidateNodesAbsolute   = 100
+)
+
+// Args are DefaultPreemptionArgs: the dry run stops once it has found
+// max(percentage% of the potential nodes, absolute) candidates, at least
+// one of them violating no PodDisruptionBudget.
 type Args struct {
 	MinCandidateNodesPercentage *int32 `json:"minCandidateNodesPercentage,omitempty"`
 	MinCandidateNodesAbsolute   *int32 `json:"minCandidateNodesAbsolute,omitempty"`
@@ -42,8 +51,13 @@ type Args struct {
 
 // DefaultPreemption is the plugin.
 type DefaultPreemption struct {
-	h    framework.Handle
-	pdbs policylisters.PodDisruptionBudgetLister
+	h          framework.Handle
+	pdbs       policylisters.PodDisruptionBudgetLister
+	percentage int32
+	absolute   int32
+	// offset picks where the dry run starts among n potential nodes
+	// (random, so that preemption does not always hit the same nodes).
+	offset func(n int) int
 }
 
 var (
@@ -56,7 +70,22 @@ func New(raw json.RawMessage, h framework.Handle) (framework.Plugin, error) {
 	if err := framework.DecodeArgs(raw, &args); err != nil {
 		return nil, err
 	}
-	pl := &DefaultPreemption{h: h}
+	pl := &DefaultPreemption{h: h, percentage: DefaultMinCandidateNodesPercentage, absolute: DefaultMinCandidateNodesAbsolute, offset: rand.IntN}
+	if args.MinCandidateNodesPercentage != nil {
+		pl.percentage = *args.MinCandidateNodesPercentage
+	}
+	if args.MinCandidateNodesAbsolute != nil {
+		pl.absolute = *args.MinCandidateNodesAbsolute
+	}
+	if pl.percentage < 0 || pl.percentage > 100 {
+		return nil, fmt.Errorf("defaultpreemption: minCandidateNodesPercentage %d is not in [0, 100]", pl.percentage)
+	}
+	if pl.absolute < 0 {
+		return nil, fmt.Errorf("defaultpreemption: minCandidateNodesAbsolute %d is negative", pl.absolute)
+	}
+	if pl.percentage == 0 && pl.absolute == 0 {
+		return nil, fmt.Errorf("defaultpreemption: minCandidateNodesPercentage and minCandidateNodesAbsolute are both 0")
+	}
 	if f := h.SharedInformerFactory(); f != nil {
 		pl.pdbs = f.Policy().V1().PodDisruptionBudgets().Lister()
 	}
@@ -91,9 +120,35 @@ func (pl *DefaultPreemption) PostFilter(ctx context.Context, state *framework.Cy
 	pdbs := pl.listPDBs(pod.Namespace)
 	cands := make([]*candidate, len(potential))
 	statusesOut := make([]*framework.Status, len(potential))
-	pl.h.Parallelizer().Until(ctx, len(potential), func(i int) {
-		c, st := pl.selectVictims(ctx, state, pod, potential[i], pdbs)
-		cands[i], statusesOut[i] = c, st
+	// As Kubernetes: start at a random node and stop once enough
+	// candidates are found, one of them without PDB violations.
+	want := pl.numCandidates(len(potential))
+	offset := 0
+	if len(potential) > 0 {
+		offset = pl.offset(len(potential))
+	}
+	dryCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var nonViolating, violating atomic.Int32
+	pl.h.Parallelizer().Until(dryCtx, len(potential), func(i int) {
+		if dryCtx.Err() != nil {
+			return
+		}
+		idx := (offset + i) % len(potential)
+		c, st := pl.selectVictims(ctx, state, pod, potential[idx], pdbs)
+		cands[idx], statusesOut[idx] = c, st
+		if c == nil {
+			return
+		}
+		var nv, v int32
+		if c.pdbViolations == 0 {
+			nv, v = nonViolating.Add(1), violating.Load()
+		} else {
+			nv, v = nonViolating.Load(), violating.Add(1)
+		}
+		if nv > 0 && int(nv+v) >= want {
+			cancel()
+		}
 	})
 	var found []*candidate
 	for i, c := range cands {
@@ -116,6 +171,16 @@ func (pl *DefaultPreemption) PostFilter(ctx context.Context, state *framework.Cy
 		return nil, framework.AsStatus(err)
 	}
 	return &framework.PostFilterResult{NominatedNodeName: best.node}, nil
+}
+
+// numCandidates is how many candidates the dry run looks for among n
+// potential nodes.
+func (pl *DefaultPreemption) numCandidates(n int) int {
+	want := n * int(pl.percentage) / 100
+	if want < int(pl.absolute) {
+		want = int(pl.absolute)
+	}
+	return min(want, n)
 }
 
 // eligible refuses pods that may not preempt, and pods already waiting for
@@ -333,6 +398,7 @@ func (pl *DefaultPreemption) prepare(ctx context.Context, c *candidate, pod *v1.
 				errs[i] = fmt.Errorf("defaultpreemption: delete victim %s/%s: %w", victim.Namespace, victim.Name, err)
 				return
 			}
+			pl.h.EventRecorder().Eventf(victim, v1.EventTypeNormal, "Preempted", "Preempted by pod %v on node %v", pod.UID, c.node)
 			pl.h.Logger().Info("preempted pod", zap.String("victim", victim.Namespace+"/"+victim.Name),
 				zap.String("preemptor", pod.Namespace+"/"+pod.Name), zap.String("node", c.node))
 		}()

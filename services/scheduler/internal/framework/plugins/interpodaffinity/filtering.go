@@ -122,8 +122,10 @@ func (pl *InterPodAffinity) PreFilter(ctx context.Context, state *framework.Cycl
 			mu.Unlock()
 		}
 	})
-	if hasOwn {
-		needNS := needsNamespaceLabels(pi.RequiredAffinityTerms) || needsNamespaceLabels(pi.RequiredAntiAffinityTerms)
+	needNS := needsNamespaceLabels(pi.RequiredAffinityTerms) || needsNamespaceLabels(pi.RequiredAntiAffinityTerms)
+	if hasOwn && pl.counts != nil && !needNS {
+		pl.cachedOwnCounts(pi, lister.List(), s)
+	} else if hasOwn {
 		nodes := lister.List()
 		par.Until(ctx, len(nodes), func(i int) {
 			ni := nodes[i]
@@ -230,4 +232,53 @@ func satisfyAffinity(s *preFilterState, node *v1.Node) *framework.Status {
 		return framework.NewStatus(framework.UnschedulableAndUnresolvable, ErrReasonAffinityRulesNotMatch)
 	}
 	return nil
+}
+
+// cachedOwnCounts fills the pod's affinity and anti-affinity counts from
+// per-domain counts kept across cycles (terms without namespace
+// selectors: namespace labels change without the nodes changing).
+func (pl *InterPodAffinity) cachedOwnCounts(pi *framework.PodInfo, nodes []*framework.NodeInfo, s *preFilterState) {
+	if terms := pi.RequiredAffinityTerms; len(terms) > 0 {
+		// Pods matching every term count in each term's domain.
+		all := ""
+		for i := range terms {
+			all += terms[i].Key + "&"
+		}
+		for i := range terms {
+			t := &terms[i]
+			var mc framework.MatchCache
+			totals := pl.counts.Totals("all:"+all+"@"+t.TopologyKey, t.TopologyKey, nodes, func(ni *framework.NodeInfo) (int64, bool) {
+				var n int64
+				for _, p := range ni.Pods {
+					if mc.Matches(p.Pod, func() bool { return termsMatch(terms, p.Pod, nil) }) {
+						n++
+					}
+				}
+				return n, true
+			})
+			for d, n := range totals {
+				if n != 0 {
+					s.affinity[topologyPair{t.TopologyKey, d}] += n
+				}
+			}
+		}
+	}
+	for i := range pi.RequiredAntiAffinityTerms {
+		t := &pi.RequiredAntiAffinityTerms[i]
+		var mc framework.MatchCache
+		totals := pl.counts.Totals(t.Key, t.TopologyKey, nodes, func(ni *framework.NodeInfo) (int64, bool) {
+			var n int64
+			for _, p := range ni.Pods {
+				if mc.Matches(p.Pod, func() bool { return t.Matches(p.Pod, nil) }) {
+					n++
+				}
+			}
+			return n, true
+		})
+		for d, n := range totals {
+			if n != 0 {
+				s.anti[topologyPair{t.TopologyKey, d}] += n
+			}
+		}
+	}
 }

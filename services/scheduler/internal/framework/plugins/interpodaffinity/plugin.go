@@ -12,6 +12,7 @@ import (
 	corelisters "k8s.io/client-go/listers/core/v1"
 
 	"drover.dev/scheduler/internal/framework"
+	"drover.dev/scheduler/internal/framework/plugins/helper"
 )
 
 // Name is the plugin's name in configuration.
@@ -36,6 +37,10 @@ type InterPodAffinity struct {
 	h                     framework.Handle
 	hardPodAffinityWeight int32
 	namespaces            corelisters.NamespaceLister
+	// counts and existing keep per-domain counts across cycles (nil:
+	// every cycle scans every pod).
+	counts   *helper.DomainCounts
+	existing *existingTerms
 }
 
 var (
@@ -59,6 +64,8 @@ func New(raw json.RawMessage, h framework.Handle) (framework.Plugin, error) {
 		}
 		pl.hardPodAffinityWeight = *args.HardPodAffinityWeight
 	}
+	pl.counts = helper.NewDomainCounts(32)
+	pl.existing = newExistingTerms(pl.hardPodAffinityWeight)
 	if f := h.SharedInformerFactory(); f != nil {
 		pl.namespaces = f.Core().V1().Namespaces().Lister()
 	}

@@ -46,7 +46,16 @@ func countMatches(t *framework.AffinityTerm, pods []*framework.PodInfo, ns *nsCa
 	return n
 }
 
-type preScoreState struct{ topologyScore scoreMap }
+// layer is one per-domain weight map of a topology key, scaled by w.
+type layer struct {
+	key string
+	w   int64
+	m   map[string]int64
+}
+
+// preScoreState sums layers: counts kept across cycles are used in place
+// (they do not change before the next cycle) instead of being copied.
+type preScoreState struct{ layers []layer }
 
 func (s *preScoreState) Clone() framework.StateData { return s }
 
@@ -69,6 +78,15 @@ func (pl *InterPodAffinity) PreScore(ctx context.Context, state *framework.Cycle
 	ns := &nsCache{pl: pl, got: map[string]labels.Set{}}
 	podNS := ns.get(pod.Namespace)
 	needNS := needsNamespaceLabelsWeighted(pi.PreferredAffinityTerms) || needsNamespaceLabelsWeighted(pi.PreferredAntiAffinityTerms)
+	if pl.counts != nil && !needNS {
+		// Counts kept across cycles: only changed nodes are looked at.
+		layers := pl.cachedPreScore(pod, pi, podNS, lister.List())
+		if len(layers) == 0 {
+			return framework.NewStatus(framework.Skip)
+		}
+		state.Write(preScoreKey, &preScoreState{layers: layers})
+		return nil
+	}
 	// Each node's weights land in its own slot; they are summed per domain
 	// afterwards, without locks or per-node maps.
 	perNode := make([][]keyWeight, len(nodes))
@@ -146,7 +164,11 @@ func (pl *InterPodAffinity) PreScore(ctx context.Context, state *framework.Cycle
 	if len(total) == 0 {
 		return framework.NewStatus(framework.Skip)
 	}
-	state.Write(preScoreKey, &preScoreState{topologyScore: total})
+	st := &preScoreState{}
+	for key, m := range total {
+		st.layers = append(st.layers, layer{key: key, w: 1, m: m})
+	}
+	state.Write(preScoreKey, st)
 	return nil
 }
 
@@ -158,9 +180,11 @@ func (pl *InterPodAffinity) Score(_ context.Context, state *framework.CycleState
 	}
 	s := d.(*preScoreState)
 	var score int64
-	for key, inner := range s.topologyScore {
-		if v, ok := ni.Node().Labels[key]; ok {
-			score += inner[v]
+	labels := ni.Node().Labels
+	for i := range s.layers {
+		l := &s.layers[i]
+		if v, ok := labels[l.key]; ok {
+			score += l.w * l.m[v]
 		}
 	}
 	return score, nil
@@ -185,4 +209,35 @@ func (pl *InterPodAffinity) NormalizeScore(_ context.Context, _ *framework.Cycle
 		}
 	}
 	return nil
+}
+
+// cachedPreScore is PreScore from per-domain counts kept across cycles:
+// the pod's own preferred terms count matching pods per domain (terms
+// with a namespace selector are not cached: namespace labels change
+// without the nodes changing), and the existing pods' terms come from
+// the index.
+func (pl *InterPodAffinity) cachedPreScore(pod *v1.Pod, pi *framework.PodInfo, podNS labels.Set, nodes []*framework.NodeInfo) []layer {
+	var layers []layer
+	own := func(t *framework.AffinityTerm, w int64) {
+		var mc framework.MatchCache
+		totals := pl.counts.Totals(t.Key, t.TopologyKey, nodes, func(ni *framework.NodeInfo) (int64, bool) {
+			var n int64
+			for _, p := range ni.Pods {
+				if mc.Matches(p.Pod, func() bool { return t.Matches(p.Pod, nil) }) {
+					n++
+				}
+			}
+			return n, true
+		})
+		if len(totals) > 0 {
+			layers = append(layers, layer{key: t.TopologyKey, w: w, m: totals})
+		}
+	}
+	for j := range pi.PreferredAffinityTerms {
+		own(&pi.PreferredAffinityTerms[j].AffinityTerm, int64(pi.PreferredAffinityTerms[j].Weight))
+	}
+	for j := range pi.PreferredAntiAffinityTerms {
+		own(&pi.PreferredAntiAffinityTerms[j].AffinityTerm, -int64(pi.PreferredAntiAffinityTerms[j].Weight))
+	}
+	return pl.existing.layers(layers, nodes, pod, podNS)
 }

@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes/fake"
+	"k8s.io/client-go/tools/record"
 
 	"drover.dev/scheduler/internal/apis/config"
 	"drover.dev/scheduler/internal/cache"
@@ -28,6 +29,10 @@ type Env struct {
 	FW       *framework.Framework
 	Snapshot *cache.Snapshot
 	Client   *fake.Clientset
+	// Cache feeds Snapshot (NewLive only): change it, then Sync.
+	Cache *cache.Cache
+	// Events holds the events plugins recorded.
+	Events *record.FakeRecorder
 }
 
 // Plugin enables one plugin with a weight and optional args (JSON).
@@ -42,9 +47,32 @@ type Plugin struct {
 // clientset (PVs, PDBs, namespaces...).
 func New(tb testing.TB, plugins []Plugin, pods []*v1.Pod, nodes []*v1.Node, objs ...runtime.Object) *Env {
 	tb.Helper()
+	return newEnv(tb, plugins, cache.NewSnapshot(pods, nodes), objs)
+}
+
+// NewLive is New with the snapshot kept by a scheduler cache, as in the
+// scheduler: plugins see the same NodeInfos change from cycle to cycle.
+func NewLive(tb testing.TB, plugins []Plugin, pods []*v1.Pod, nodes []*v1.Node, objs ...runtime.Object) *Env {
+	tb.Helper()
+	c := cache.New()
+	for _, n := range nodes {
+		c.AddNode(n)
+	}
+	for _, p := range pods {
+		c.AddPod(p)
+	}
+	e := newEnv(tb, plugins, cache.NewEmptySnapshot(), objs)
+	e.Cache = c
+	e.Sync()
+	return e
+}
+
+// Sync brings the snapshot up to date with the cache (NewLive).
+func (e *Env) Sync() { e.Cache.UpdateSnapshot(e.Snapshot) }
+
+func newEnv(tb testing.TB, plugins []Plugin, snap *cache.Snapshot, objs []runtime.Object) *Env {
 	client := fake.NewClientset(objs...)
 	factory := informers.NewSharedInformerFactory(client, 0)
-	snap := cache.NewSnapshot(pods, nodes)
 	reg := framework.Registry{defaultbinder.Name: defaultbinder.New}
 	defaults := []framework.DefaultPlugin{}
 	profile := &config.Profile{SchedulerName: "default-scheduler"}
@@ -56,7 +84,8 @@ func New(tb testing.TB, plugins []Plugin, pods []*v1.Pod, nodes []*v1.Node, objs
 		}
 	}
 	defaults = append(defaults, framework.DefaultPlugin{Name: defaultbinder.Name})
-	fw, err := framework.New(reg, defaults, profile, framework.Options{Snapshot: snap, Client: client, Informers: factory, Parallelism: 4})
+	events := record.NewFakeRecorder(1000)
+	fw, err := framework.New(reg, defaults, profile, framework.Options{Snapshot: snap, Client: client, Informers: factory, Parallelism: 4, EventRecorder: events})
 	if err != nil {
 		tb.Fatalf("framework: %v", err)
 	}
@@ -64,7 +93,7 @@ func New(tb testing.TB, plugins []Plugin, pods []*v1.Pod, nodes []*v1.Node, objs
 	tb.Cleanup(cancel)
 	factory.Start(ctx.Done())
 	factory.WaitForCacheSync(ctx.Done())
-	return &Env{FW: fw, Snapshot: snap, Client: client}
+	return &Env{FW: fw, Snapshot: snap, Client: client, Events: events}
 }
 
 // Filter runs PreFilter and Filter for every node: the map holds each

@@ -20,10 +20,12 @@ type preFilterState struct {
 	constraints []constraint
 	counts      []map[string]int
 	min         []int
+	// self is 1 where the incoming pod matches the constraint's selector.
+	self []int
 }
 
 func (s *preFilterState) Clone() framework.StateData {
-	c := &preFilterState{constraints: s.constraints, min: append([]int(nil), s.min...)}
+	c := &preFilterState{constraints: s.constraints, min: append([]int(nil), s.min...), self: s.self}
 	c.counts = make([]map[string]int, len(s.counts))
 	for i, m := range s.counts {
 		c.counts[i] = make(map[string]int, len(m))
@@ -89,11 +91,19 @@ func (pl *PodTopologySpread) PreFilter(ctx context.Context, state *framework.Cyc
 	if len(cs) == 0 {
 		return nil, framework.NewStatus(framework.Skip)
 	}
-	s := &preFilterState{constraints: cs, counts: make([]map[string]int, len(cs)), min: make([]int, len(cs))}
+	s := &preFilterState{constraints: cs, counts: make([]map[string]int, len(cs)), min: make([]int, len(cs)), self: make([]int, len(cs))}
 	for i := range cs {
 		s.counts[i] = map[string]int{}
+		if cs[i].Selector.Matches(labels.Set(pod.Labels)) {
+			s.self[i] = 1
+		}
 	}
 	nodes := pl.h.SnapshotSharedLister().List()
+	if pl.counts != nil && pl.countsCacheable(pod, cs) {
+		pl.cachedCounts(pod, cs, nodes, s)
+		state.Write(preFilterKey, s)
+		return nil, nil
+	}
 	affinity := nodeaffinity.GetRequiredNodeAffinity(pod)
 	// Per-node counts land in their own slots (-1: node not counted) and
 	// are summed per domain afterwards, without locks.
@@ -171,21 +181,59 @@ func (pl *PodTopologySpread) Filter(_ context.Context, state *framework.CycleSta
 	}
 	s := d.(*preFilterState)
 	node := ni.Node()
-	podLabels := labels.Set(pod.Labels)
 	for i := range s.constraints {
 		c := &s.constraints[i]
 		val, ok := node.Labels[c.TopologyKey]
 		if !ok {
 			return framework.NewStatus(framework.UnschedulableAndUnresolvable, ErrReasonNodeLabelNotMatch)
 		}
-		self := 0
-		if c.Selector.Matches(podLabels) {
-			self = 1
-		}
-		skew := s.counts[i][val] + self - s.min[i]
+		skew := s.counts[i][val] + s.self[i] - s.min[i]
 		if skew > int(c.MaxSkew) {
 			return framework.NewStatus(framework.Unschedulable, ErrReasonConstraintsNotMatch)
 		}
 	}
 	return nil
+}
+
+// countsCacheable reports whether every node counts for every constraint
+// whatever the pod (no node affinity or taints to honour), so that the
+// per-domain counts can be kept across cycles.
+func (pl *PodTopologySpread) countsCacheable(pod *v1.Pod, cs []constraint) bool {
+	hasAffinity := len(pod.Spec.NodeSelector) > 0 ||
+		(pod.Spec.Affinity != nil && pod.Spec.Affinity.NodeAffinity != nil && pod.Spec.Affinity.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution != nil)
+	for i := range cs {
+		if cs[i].NodeTaintsPolicy == v1.NodeInclusionPolicyHonor {
+			return false
+		}
+		if hasAffinity && cs[i].NodeAffinityPolicy == v1.NodeInclusionPolicyHonor {
+			return false
+		}
+	}
+	return true
+}
+
+// cachedCounts fills s from counters kept across cycles: only nodes whose
+// pods changed since the last cycle are counted again.
+func (pl *PodTopologySpread) cachedCounts(pod *v1.Pod, cs []constraint, nodes []*framework.NodeInfo, s *preFilterState) {
+	allKeys := ""
+	for i := range cs {
+		allKeys += cs[i].TopologyKey + ","
+	}
+	for i := range cs {
+		c := &cs[i]
+		key := pod.Namespace + "|" + framework.SelectorKey(c.Selector) + "|" + c.TopologyKey + "|" + allKeys
+		var mc framework.MatchCache
+		totals := pl.counts.Totals(key, c.TopologyKey, nodes, func(ni *framework.NodeInfo) (int64, bool) {
+			if !nodeHasKeys(ni.Node(), cs) {
+				return 0, false
+			}
+			return int64(countMatching(ni.Pods, c.Selector, pod.Namespace, &mc)), true
+		})
+		m := make(map[string]int, len(totals))
+		for d, n := range totals {
+			m[d] = int(n)
+		}
+		s.counts[i] = m
+		s.recomputeMin(i, c.MinDomains)
+	}
 }

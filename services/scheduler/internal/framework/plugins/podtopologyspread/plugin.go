@@ -53,6 +53,9 @@ type PodTopologySpread struct {
 	rcs                corelisters.ReplicationControllerLister
 	replicaSets        appslisters.ReplicaSetLister
 	statefulSets       appslisters.StatefulSetLister
+	// counts keeps DoNotSchedule per-domain counts across cycles (nil:
+	// every cycle scans every pod).
+	counts *helper.DomainCounts
 }
 
 var (
@@ -69,7 +72,7 @@ func New(raw json.RawMessage, h framework.Handle) (framework.Plugin, error) {
 	if err := framework.DecodeArgs(raw, &args); err != nil {
 		return nil, err
 	}
-	pl := &PodTopologySpread{h: h}
+	pl := &PodTopologySpread{h: h, counts: helper.NewDomainCounts(32)}
 	switch args.DefaultingType {
 	case SystemDefaulting, "":
 		if len(args.DefaultConstraints) > 0 {

@@ -4,6 +4,12 @@
 // class whose allowed topologies include it), and the choice is written
 // back before binding (PV claimRef for static volumes, the selected-node
 // annotation on the claim for dynamic provisioning).
+//
+// Unlike kube-scheduler, PreBind does not then wait for the PV controller
+// to finish the binding (claim Bound, provisioned PV created): drover has
+// no PV controller yet, so waiting would hold every such pod until the
+// timeout. The pod is bound right after the writes; a PV controller or
+// provisioner acting on claimRef / selected-node completes the claim.
 package volumebinding
 
 import (
