@@ -3,24 +3,10 @@
 package main
 
 import (
-	"context"
-	"os"
-	"os/signal"
-	"runtime/debug"
-	"syscall"
-
+	"drover.dev/libs/component"
 	"drover.dev/proxy/app"
 )
 
 func main() {
-	// Most of the heap is long-lived informer state and the applied model;
-	// a tighter GC goal keeps RSS lower. GOGC in the environment still wins.
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(50)
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := app.NewCommand().ExecuteContext(ctx); err != nil {
-		os.Exit(1)
-	}
+	component.Main(app.NewCommand())
 }

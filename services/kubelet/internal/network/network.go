@@ -15,12 +15,13 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"sync"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"go.uber.org/zap"
 	"golang.org/x/sys/unix"
+
+	"drover.dev/kubelet/internal/keylock"
 )
 
 // GatewayIP is the pod's default gateway. It exists nowhere; the host veth
@@ -53,7 +54,7 @@ type Network struct {
 	lg   *zap.Logger
 	// pods serializes set-up and tear-down per pod; pods differ in every
 	// name they touch, and the address store has a lock of its own.
-	pods keyedMutex
+	pods keylock.Map
 }
 
 // New checks cfg and opens the allocation store.
@@ -77,7 +78,7 @@ func New(cfg Config) (*Network, error) {
 	if mtu <= 0 {
 		mtu = 1500
 	}
-	return &Network{cidr: cidr, mtu: mtu, ipam: a, lg: lg, pods: keyedMutex{locks: map[string]*keyedLock{}}}, nil
+	return &Network{cidr: cidr, mtu: mtu, ipam: a, lg: lg}, nil
 }
 
 // PodCIDR returns the CIDR addresses come from.
@@ -93,7 +94,7 @@ func HostVethName(podUID string) string {
 // and veth pair, and returns the address. Calling it again for the same pod
 // returns the same address and repairs what is missing.
 func (n *Network) Setup(ctx context.Context, netnsPath, podUID string) (net.IP, error) {
-	defer n.pods.lock(podUID)()
+	defer n.pods.Lock(podUID)()
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -216,7 +217,7 @@ func (n *Network) setup(netnsPath, podUID string, ip net.IP) error {
 // Teardown removes the pod's veth pair (its host route goes with it) and
 // releases its address. netnsPath may be gone already. Idempotent.
 func (n *Network) Teardown(ctx context.Context, netnsPath, podUID string) error {
-	defer n.pods.lock(podUID)()
+	defer n.pods.Lock(podUID)()
 	hostName := HostVethName(podUID)
 	if link, err := netlink.LinkByName(hostName); err == nil {
 		if err := netlink.LinkDel(link); err != nil && !errors.Is(err, unix.ENODEV) {
@@ -226,39 +227,6 @@ func (n *Network) Teardown(ctx context.Context, netnsPath, podUID string) error 
 		return fmt.Errorf("network: %s: %w", hostName, err)
 	}
 	return n.ipam.release(podUID)
-}
-
-// keyedMutex is a mutex per key, dropped when no one holds or waits on it.
-type keyedMutex struct {
-	mu    sync.Mutex
-	locks map[string]*keyedLock
-}
-
-type keyedLock struct {
-	mu   sync.Mutex
-	refs int
-}
-
-// lock takes key's mutex and returns its unlock.
-func (k *keyedMutex) lock(key string) func() {
-	k.mu.Lock()
-	l, ok := k.locks[key]
-	if !ok {
-		l = &keyedLock{}
-		k.locks[key] = l
-	}
-	l.refs++
-	k.mu.Unlock()
-	l.mu.Lock()
-	return func() {
-		l.mu.Unlock()
-		k.mu.Lock()
-		l.refs--
-		if l.refs == 0 {
-			delete(k.locks, key)
-		}
-		k.mu.Unlock()
-	}
 }
 
 // writeSysctl sets a /proc/sys key of this process's network namespace,

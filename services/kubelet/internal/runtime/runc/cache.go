@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"drover.dev/kubelet/internal/keylock"
 	"drover.dev/kubelet/internal/runtime"
 )
 
@@ -101,7 +102,7 @@ type state struct {
 	// before their metadata, and listing must not load them half-made.
 	pending map[string]bool
 	// pods serializes sandbox creation and removal per pod UID.
-	pods keyedMutex
+	pods keylock.Map
 	// When the dirs were last compared with the cache.
 	sandboxesSynced, containersSynced time.Time
 }
@@ -127,7 +128,6 @@ func newState() *state {
 		sandboxes:  map[string]*sandboxEntry{},
 		containers: map[string]*containerEntry{},
 		pending:    map[string]bool{},
-		pods:       keyedMutex{locks: map[string]*keyedLock{}},
 	}
 }
 
@@ -389,37 +389,4 @@ func cloneStatus(st *runtime.ContainerStatus) *runtime.ContainerStatus {
 	out := *st
 	out.Labels = maps.Clone(st.Labels)
 	return &out
-}
-
-// keyedMutex is a mutex per key, dropped when no one holds or waits on it.
-type keyedMutex struct {
-	mu    sync.Mutex
-	locks map[string]*keyedLock
-}
-
-type keyedLock struct {
-	mu   sync.Mutex
-	refs int
-}
-
-// lock takes key's mutex and returns its unlock.
-func (k *keyedMutex) lock(key string) func() {
-	k.mu.Lock()
-	l, ok := k.locks[key]
-	if !ok {
-		l = &keyedLock{}
-		k.locks[key] = l
-	}
-	l.refs++
-	k.mu.Unlock()
-	l.mu.Lock()
-	return func() {
-		l.mu.Unlock()
-		k.mu.Lock()
-		l.refs--
-		if l.refs == 0 {
-			delete(k.locks, key)
-		}
-		k.mu.Unlock()
-	}
 }

@@ -113,7 +113,7 @@ func (r *Runtime) RunPodSandbox(ctx context.Context, cfg runtime.SandboxConfig) 
 	if err := validSandboxConfig(cfg); err != nil {
 		return nil, err
 	}
-	unlock := r.cache.pods.lock(cfg.PodUID)
+	unlock := r.cache.pods.Lock(cfg.PodUID)
 	defer unlock()
 	for _, se := range r.podSandboxes(cfg.PodUID) {
 		if se.ready {
@@ -233,7 +233,7 @@ func (r *Runtime) StopPodSandbox(ctx context.Context, sandboxID string) error {
 	if err != nil {
 		return err
 	}
-	unlock := r.cache.pods.lock(se.meta.Config.PodUID)
+	unlock := r.cache.pods.Lock(se.meta.Config.PodUID)
 	defer unlock()
 	// Another stop or a removal may have come first.
 	se, err = r.loadSandbox(sandboxID)
@@ -293,7 +293,7 @@ func (r *Runtime) RemovePodSandbox(ctx context.Context, sandboxID string) error 
 			return err
 		}
 	}
-	unlock := r.cache.pods.lock(se.meta.Config.PodUID)
+	unlock := r.cache.pods.Lock(se.meta.Config.PodUID)
 	defer unlock()
 	// Re-read: StopPodSandbox replaced the entry.
 	if cur, err := r.loadSandbox(sandboxID); err == nil {
