@@ -192,50 +192,22 @@ var ErrRefused = errors.New("netnstest: connection refused")
 // Ask dials addr ("tcp" or "udp") from n and returns the answering
 // server's name and the client address it saw.
 func (n *NS) Ask(network, addr string, timeout time.Duration) (name, seenFrom string, err error) {
-	var c net.Conn
-	err = n.Do(func() error {
-		var err error
-		c, err = net.DialTimeout(network, addr, timeout)
-		return err
-	})
-	if err != nil {
-		if strings.Contains(err.Error(), "refused") {
-			return "", "", ErrRefused
-		}
-		return "", "", err
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(timeout))
-	if network == "udp" {
-		if _, err := c.Write([]byte("hi")); err != nil {
-			return "", "", err
-		}
-	}
-	line, err := bufio.NewReader(c).ReadString('\n')
-	if err != nil {
-		if strings.Contains(err.Error(), "refused") {
-			return "", "", ErrRefused
-		}
-		return "", "", err
-	}
-	f := strings.Fields(line)
-	if len(f) != 2 {
-		return "", "", fmt.Errorf("netnstest: answer %q", line)
-	}
-	return f[0], f[1], nil
+	return n.AskFrom(network, "", addr, timeout)
 }
 
 // AskFrom is Ask with the client bound to a local address (to try sources
-// inside and outside the cluster CIDR).
+// inside and outside the cluster CIDR); "" lets the kernel choose.
 func (n *NS) AskFrom(network, local, addr string, timeout time.Duration) (string, string, error) {
 	var c net.Conn
 	err := n.Do(func() error {
 		d := net.Dialer{Timeout: timeout}
-		la := netip.MustParseAddr(local)
-		if network == "udp" {
-			d.LocalAddr = &net.UDPAddr{IP: la.AsSlice()}
-		} else {
-			d.LocalAddr = &net.TCPAddr{IP: la.AsSlice()}
+		if local != "" {
+			la := netip.MustParseAddr(local)
+			if network == "udp" {
+				d.LocalAddr = &net.UDPAddr{IP: la.AsSlice()}
+			} else {
+				d.LocalAddr = &net.TCPAddr{IP: la.AsSlice()}
+			}
 		}
 		var err error
 		c, err = d.Dial(network, addr)
