@@ -8,16 +8,12 @@ package bench
 
 import (
 	"context"
-	"crypto/tls"
 	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
 	"runtime"
 	"slices"
-	"strconv"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -86,36 +82,7 @@ func start(b *testing.B, extraArgs ...string) *server {
 // startWith runs the apiserver as a child process on the given etcd.
 func startWith(b *testing.B, etcd *etcdtest.Server, extraArgs ...string) *server {
 	b.Helper()
-	bin := build(b)
-	port := benchutil.FreePort(b)
-	args := append([]string{"--etcd-servers=" + etcd.ClientURL, "--bind-address=127.0.0.1",
-		"--secure-port=" + strconv.Itoa(port), "--log-level=error"}, extraArgs...)
-	cmd := exec.Command(bin, args...)
-	cmd.Stderr = os.Stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		_ = cmd.Wait()
-	})
-	url := fmt.Sprintf("https://127.0.0.1:%d", port)
-	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := hc.Get(url + "/api/v1/namespaces/default")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			b.Fatal("apiserver not ready")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	url, cmd := benchutil.StartAPIServer(b, build(b), etcd.ClientURL, extraArgs...)
 	cfg := &rest.Config{Host: url, TLSClientConfig: rest.TLSClientConfig{Insecure: true}, QPS: -1, Burst: -1}
 	cs, err := kubernetes.NewForConfig(cfg)
 	if err != nil {

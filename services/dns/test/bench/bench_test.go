@@ -20,7 +20,6 @@ package bench
 import (
 	"bufio"
 	"context"
-	"crypto/tls"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -44,8 +43,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
-	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"k8s.io/utils/ptr"
 
 	"drover.dev/libs/benchutil"
@@ -166,50 +163,14 @@ func BenchmarkDNS(b *testing.B) {
 func startAPI(b *testing.B, dir string) (kubernetes.Interface, string) {
 	b.Helper()
 	etcd := etcdtest.Start(b)
-	port := benchutil.FreePort(b)
-	cmd := exec.Command(filepath.Join(dir, "drover-apiserver"), "--etcd-servers="+etcd.ClientURL, "--bind-address=127.0.0.1",
-		"--secure-port="+strconv.Itoa(port), "--log-level=error")
-	cmd.Stderr = os.Stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		_ = cmd.Wait()
-	})
-	url := fmt.Sprintf("https://127.0.0.1:%d", port)
-	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := hc.Get(url + "/api/v1/namespaces/default")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			b.Fatal("apiserver not ready")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	url, _ := benchutil.StartAPIServer(b, filepath.Join(dir, "drover-apiserver"), etcd.ClientURL)
 	cfg := &rest.Config{Host: url, TLSClientConfig: rest.TLSClientConfig{Insecure: true}, QPS: -1, Burst: -1}
 	cfg.ContentType = "application/vnd.kubernetes.protobuf"
 	cs, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		b.Fatal(err)
 	}
-	kc := clientcmdapi.NewConfig()
-	kc.Clusters["bench"] = &clientcmdapi.Cluster{Server: url, InsecureSkipTLSVerify: true}
-	kc.AuthInfos["bench"] = &clientcmdapi.AuthInfo{}
-	kc.Contexts["bench"] = &clientcmdapi.Context{Cluster: "bench", AuthInfo: "bench"}
-	kc.CurrentContext = "bench"
-	kubeconfig := filepath.Join(b.TempDir(), "kubeconfig")
-	if err := clientcmd.WriteToFile(*kc, kubeconfig); err != nil {
-		b.Fatal(err)
-	}
-	return cs, kubeconfig
+	return cs, benchutil.WriteKubeconfig(b, url)
 }
 
 // load creates the namespaces, services, running pods (status set with

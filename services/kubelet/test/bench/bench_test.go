@@ -26,8 +26,6 @@ import (
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
-	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	apitesting "drover.dev/apiserver/app/testing"
 	"drover.dev/libs/benchutil"
@@ -61,18 +59,9 @@ func buildKubelet(b *testing.B) string {
 	return kubelet
 }
 
-// writeKubeconfig writes cfg (insecure TLS) for a child process.
+// writeKubeconfig writes cfg's server (insecure TLS) for a child process.
 func writeKubeconfig(b *testing.B, cfg *rest.Config) string {
-	path := filepath.Join(b.TempDir(), "kubeconfig")
-	kc := clientcmdapi.NewConfig()
-	kc.Clusters["c"] = &clientcmdapi.Cluster{Server: cfg.Host, InsecureSkipTLSVerify: true}
-	kc.AuthInfos["u"] = &clientcmdapi.AuthInfo{}
-	kc.Contexts["c"] = &clientcmdapi.Context{Cluster: "c", AuthInfo: "u"}
-	kc.CurrentContext = "c"
-	if err := clientcmd.WriteToFile(*kc, path); err != nil {
-		b.Fatal(err)
-	}
-	return path
+	return benchutil.WriteKubeconfig(b, cfg.Host)
 }
 
 // startKubelet runs a kubelet process and waits for its node to be Ready.

@@ -20,7 +20,6 @@ package bench
 import (
 	"bufio"
 	"context"
-	"crypto/tls"
 	"fmt"
 	"io"
 	"net/http"
@@ -41,8 +40,6 @@ import (
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
-	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"drover.dev/libs/benchutil"
 	"drover.dev/libs/etcdtest"
@@ -102,48 +99,14 @@ func startAPI(b *testing.B) *env {
 	b.Helper()
 	dir := build(b)
 	etcd := etcdtest.StartDurable(b)
-	port := benchutil.FreePort(b)
-	cmd := exec.Command(filepath.Join(dir, "drover-apiserver"), "--etcd-servers="+etcd.ClientURL, "--bind-address=127.0.0.1",
-		"--secure-port="+strconv.Itoa(port), "--log-level=error")
-	cmd.Stderr = os.Stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		_ = cmd.Wait()
-	})
-	e := &env{dir: dir, url: fmt.Sprintf("https://127.0.0.1:%d", port)}
-	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := hc.Get(e.url + "/api/v1/namespaces/default")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			b.Fatal("apiserver not ready")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	url, _ := benchutil.StartAPIServer(b, filepath.Join(dir, "drover-apiserver"), etcd.ClientURL)
+	e := &env{dir: dir, url: url}
 	e.cfg = &rest.Config{Host: e.url, TLSClientConfig: rest.TLSClientConfig{Insecure: true}, QPS: -1, Burst: -1}
 	var err error
 	if e.cs, err = kubernetes.NewForConfig(e.cfg); err != nil {
 		b.Fatal(err)
 	}
-	kc := clientcmdapi.NewConfig()
-	kc.Clusters["bench"] = &clientcmdapi.Cluster{Server: e.url, InsecureSkipTLSVerify: true}
-	kc.AuthInfos["bench"] = &clientcmdapi.AuthInfo{}
-	kc.Contexts["bench"] = &clientcmdapi.Context{Cluster: "bench", AuthInfo: "bench"}
-	kc.CurrentContext = "bench"
-	e.kubeconfig = filepath.Join(b.TempDir(), "kubeconfig")
-	if err := clientcmd.WriteToFile(*kc, e.kubeconfig); err != nil {
-		b.Fatal(err)
-	}
+	e.kubeconfig = benchutil.WriteKubeconfig(b, e.url)
 	if _, err := e.cs.CoreV1().Namespaces().Create(context.Background(), &v1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
 		b.Fatal(err)
 	}
