@@ -150,9 +150,10 @@ func (p *Publisher) lastMessage(ctx context.Context, name string) (id string, re
 // publisher that still sends is refused instead of reordering the stream.
 type position struct {
 	eventsID, nodesID string
-	// rev and index of the last change on the events stream.
+	// rev and index of the last change sent to the events stream.
 	rev   int64
 	index int32
+	acks  acks
 }
 
 func (pos *position) after(rev int64, index int32) bool {
@@ -257,9 +258,17 @@ func (p *Publisher) follow(ctx, wctx context.Context, from int64, leaderKey stri
 	prev := pos.rev
 	var processed, wanted int64 // etcd revision seen in full; revision a reader waits for
 	for {
+		acked, refused := pos.acks.next()
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
+		case <-acked:
+			if err := pos.acks.done(nil); err != nil {
+				return err
+			}
+			continue
+		case err := <-refused:
+			return pos.acks.done(err)
 		case rev := <-requests:
 			wanted = max(wanted, rev)
 			if processed < wanted {
@@ -334,7 +343,7 @@ func (p *Publisher) sendMarker(ctx context.Context, rev, prev int64, pos *positi
 		return err
 	}
 	id := fmt.Sprintf("%d.%d.p%d", pos.rev, pos.index, rev)
-	return p.publishMsg(ctx, bus.MarkerSubject, id, &pos.eventsID, env, data)
+	return p.publishMsg(ctx, bus.MarkerSubject, id, &pos.eventsID, pos, env, data)
 }
 
 func (p *Publisher) envelope(ev *clientv3.Event, idx int32, prev int64) (*buspb.Event, bool) {
@@ -408,7 +417,7 @@ func (p *Publisher) send(ctx context.Context, env *buspb.Event, pos *position) e
 		return err
 	}
 	id := fmt.Sprintf("%d.%d", env.ResourceVersion, env.Index)
-	if err := p.publishMsg(ctx, bus.EventSubject(env.Group, env.Resource, env.Namespace, env.Name), id, &pos.eventsID, env, data); err != nil {
+	if err := p.publishMsg(ctx, bus.EventSubject(env.Group, env.Resource, env.Namespace, env.Name), id, &pos.eventsID, pos, env, data); err != nil {
 		return err
 	}
 	pos.rev, pos.index = env.ResourceVersion, env.Index
@@ -417,7 +426,7 @@ func (p *Publisher) send(ctx context.Context, env *buspb.Event, pos *position) e
 			if node == "" || i == 1 && node == env.NodeName {
 				continue
 			}
-			if err := p.publishMsg(ctx, bus.NodePodSubject(node, env.Namespace, env.Name), id+"."+node, &pos.nodesID, env, data); err != nil {
+			if err := p.publishMsg(ctx, bus.NodePodSubject(node, env.Namespace, env.Name), id+"."+node, &pos.nodesID, pos, env, data); err != nil {
 				return err
 			}
 		}
@@ -425,7 +434,11 @@ func (p *Publisher) send(ctx context.Context, env *buspb.Event, pos *position) e
 	return nil
 }
 
-func (p *Publisher) publishMsg(ctx context.Context, subject, id string, lastID *string, env *buspb.Event, data []byte) error {
+// publishMsg sends without waiting for the acknowledgement, keeping up to
+// a window of messages in flight. Order still holds: every message names
+// its predecessor's id, so once one is refused or lost, every later one is
+// refused too, and the publisher restarts from the stream's last message.
+func (p *Publisher) publishMsg(ctx context.Context, subject, id string, lastID *string, pos *position, env *buspb.Event, data []byte) error {
 	msg := &nats.Msg{Subject: subject, Data: data, Header: nats.Header{}}
 	msg.Header.Set(nats.MsgIdHdr, id)
 	msg.Header.Set(bus.RevisionHeader, strconv.FormatInt(env.ResourceVersion, 10))
@@ -433,9 +446,16 @@ func (p *Publisher) publishMsg(ctx context.Context, subject, id string, lastID *
 	if *lastID != "" {
 		opts = append(opts, jetstream.WithExpectLastMsgID(*lastID))
 	}
-	if _, err := p.cfg.JS.PublishMsg(ctx, msg, opts...); err != nil {
+	for pos.acks.full() {
+		if err := pos.acks.wait(ctx); err != nil {
+			return err
+		}
+	}
+	f, err := p.cfg.JS.PublishMsgAsync(msg, opts...)
+	if err != nil {
 		return fmt.Errorf("publish %s: %w", subject, err)
 	}
+	pos.acks.add(f, subject)
 	*lastID = id
-	return nil
+	return pos.acks.settle()
 }

@@ -26,7 +26,7 @@ type env struct {
 	js   jetstream.JetStream
 }
 
-func setup(t *testing.T) *env {
+func setup(t testing.TB) *env {
 	t.Helper()
 	e := etcdtest.Start(t)
 	etcd, err := clientv3.New(clientv3.Config{Endpoints: []string{e.ClientURL}})
