@@ -83,17 +83,14 @@ func BenchmarkIdleRSS(b *testing.B) {
 	// Idle means after start-up: a measurement delay, not a wait for a condition.
 	time.Sleep(10 * time.Second)
 	for b.Loop() {
-		total := 0.0
-		rss := func(pid int) float64 {
-			kb, err := benchutil.StatusKB(pid, "VmRSS")
-			if err != nil {
-				b.Fatal(err)
-			}
-			return float64(kb) / 1024
-		}
-		droverMB := rss(c.Drover.Pid())
-		b.ReportMetric(droverMB, "drover+etcd+nats-MB")
-		total += droverMB
+		// RSS counts the pages of a binary shared by several processes once per
+		// process; PSS splits them, so the PSS sum is the memory all of them
+		// take together. Anon is each process's private, unreclaimable part.
+		var controlPlane, cluster memory
+		droverMem := measure(b, c.Drover.Pid())
+		b.ReportMetric(droverMem.rss, "drover+etcd+nats-MB")
+		controlPlane.add(droverMem)
+		cluster.add(droverMem)
 		for _, d := range []struct{ bin, unit string }{
 			{framework.BinAPIServer, "apiserver-MB"},
 			{framework.BinControllerManager, "controller-manager-MB"},
@@ -106,17 +103,47 @@ func BenchmarkIdleRSS(b *testing.B) {
 			if len(pids) == 0 {
 				b.Fatalf("no %s running", d.bin)
 			}
-			sum := 0.0
+			var daemon memory
 			for _, pid := range pids {
-				sum += rss(pid)
+				m := measure(b, pid)
+				daemon.add(m)
+				cluster.add(m)
+				if !strings.Contains(d.unit, "per-node") {
+					controlPlane.add(m)
+				}
 			}
-			b.ReportMetric(sum/float64(len(pids)), d.unit)
-			if !strings.Contains(d.unit, "per-node") {
-				total += sum
-			}
+			b.ReportMetric(daemon.rss/float64(len(pids)), d.unit)
 		}
-		b.ReportMetric(total, "control-plane-MB")
+		b.ReportMetric(controlPlane.rss, "control-plane-RSS-MB")
+		b.ReportMetric(controlPlane.pss, "control-plane-PSS-MB")
+		b.ReportMetric(controlPlane.anon, "control-plane-anon-MB")
+		// Everything of the 3-node cluster: drover with etcd and NATS, the
+		// four control-plane daemons, and each node's kubelet and proxy.
+		b.ReportMetric(cluster.rss, "cluster-RSS-MB")
+		b.ReportMetric(cluster.pss, "cluster-PSS-MB")
+		b.ReportMetric(cluster.anon, "cluster-anon-MB")
 	}
+}
+
+// memory of one process or a sum of them, in MB.
+type memory struct{ rss, pss, anon float64 }
+
+func (m *memory) add(o memory) { m.rss, m.pss, m.anon = m.rss+o.rss, m.pss+o.pss, m.anon+o.anon }
+
+func measure(b *testing.B, pid int) memory {
+	rss, err := benchutil.StatusKB(pid, "VmRSS")
+	if err != nil {
+		b.Fatal(err)
+	}
+	anon, err := benchutil.StatusKB(pid, "RssAnon")
+	if err != nil {
+		b.Fatal(err)
+	}
+	pss, err := benchutil.PssKB(pid)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return memory{rss: float64(rss) / 1024, pss: float64(pss) / 1024, anon: float64(anon) / 1024}
 }
 
 // BenchmarkPodStartup30 creates a Deployment of 30 replicas on the 3 nodes and reports

@@ -83,7 +83,18 @@ func CPUSeconds(pid int) (float64, error) {
 
 // StatusKB reads a kB field (VmRSS, VmHWM) of /proc/<pid>/status.
 func StatusKB(pid int, field string) (int, error) {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	return procKB(fmt.Sprintf("/proc/%d/status", pid), field)
+}
+
+// PssKB reads a process's proportional set size: its private pages plus
+// its share of the pages it shares (a binary's code mapped by several
+// processes counts once in the sum over them, unlike RSS).
+func PssKB(pid int) (int, error) {
+	return procKB(fmt.Sprintf("/proc/%d/smaps_rollup", pid), "Pss")
+}
+
+func procKB(path, field string) (int, error) {
+	f, err := os.Open(path)
 	if err != nil {
 		return 0, err
 	}
@@ -95,5 +106,5 @@ func StatusKB(pid int, field string) (int, error) {
 			return n, err
 		}
 	}
-	return 0, fmt.Errorf("no %s in /proc/%d/status", field, pid)
+	return 0, fmt.Errorf("no %s in %s", field, path)
 }

@@ -1,16 +1,25 @@
-// Command drover runs a local drover cluster; see `drover --help`.
+// Command drover runs and manages a drover cluster (drover up, drover down,
+// drover image). Linked as drover-apiserver, drover-controller-manager,
+// drover-scheduler, drover-dns or drover-proxy it is that daemon.
 package main
 
 import (
 	"context"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 
 	"drover.dev/drover/app"
+	"drover.dev/drover/internal/daemons"
+	"drover.dev/libs/component"
 	"drover.dev/libs/memtrim"
 )
 
 func main() {
+	if cmd, ok := daemons.Command(filepath.Base(os.Args[0])); ok {
+		component.Main(cmd)
+		return
+	}
 	// `drover up` holds embedded etcd and NATS, whose heaps are mostly
 	// long-lived (the key index, the raft log, stream state): collecting at
 	// 50% growth keeps RSS lower for little CPU. GOGC in the environment
