@@ -53,23 +53,38 @@ var (
 func importImages(t testing.TB, c *framework.Cluster) {
 	t.Helper()
 	importOnce.Do(func() {
-		img, err := testimages.Busybox()
-		if err != nil {
-			importErr = err
-			return
-		}
-		dir := t.TempDir()
 		var archives []string
-		for name, ref := range map[string]string{"busybox.tar": image, "busybox-v2.tar": imageV2} {
-			path := filepath.Join(dir, name)
-			if importErr = testimages.WriteOCIArchive(path, ref, img); importErr != nil {
-				return
-			}
-			archives = append(archives, path)
+		if archives, importErr = imageArchives(t.TempDir()); importErr == nil {
+			c.ImportImages(t, archives...)
 		}
-		c.ImportImages(t, archives...)
 	})
 	if importErr != nil {
 		t.Fatal(importErr)
 	}
+}
+
+// writeImageArchives writes the test images as OCI archives into a temp dir.
+func writeImageArchives(t testing.TB) []string {
+	t.Helper()
+	archives, err := imageArchives(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return archives
+}
+
+func imageArchives(dir string) ([]string, error) {
+	img, err := testimages.Busybox()
+	if err != nil {
+		return nil, err
+	}
+	var archives []string
+	for name, ref := range map[string]string{"busybox.tar": image, "busybox-v2.tar": imageV2} {
+		path := filepath.Join(dir, name)
+		if err := testimages.WriteOCIArchive(path, ref, img); err != nil {
+			return nil, err
+		}
+		archives = append(archives, path)
+	}
+	return archives, nil
 }

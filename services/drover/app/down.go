@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"go.uber.org/zap/zapcore"
 
 	"drover.dev/drover/app/options"
 	"drover.dev/drover/internal/pidfile"
@@ -19,7 +20,7 @@ import (
 // daemons get 10s to stop before they are killed, then etcd closes.
 const upStopTimeout = time.Minute
 
-func newDownCommand(_ *options.GlobalOptions) *cobra.Command {
+func newDownCommand(global *options.GlobalOptions) *cobra.Command {
 	opts := options.NewDownOptions()
 	cmd := &cobra.Command{
 		Use:   "down --purge",
@@ -49,6 +50,11 @@ kubeconfig and the logs. Requires --purge, since this cannot be undone.`,
 			}
 			if err := stopUp(dir, out); err != nil {
 				return err
+			}
+			// A drover up that was killed left its nodes as they were.
+			lg := newLogger(zapcore.AddSync(cmd.ErrOrStderr()), global.Verbose)
+			if err := cleanupRecordedNodes(dir, lg); err != nil {
+				return fmt.Errorf("clean up the nodes of %s: %w", dir.Root, err)
 			}
 			if err := os.RemoveAll(dir.Root); err != nil {
 				return fmt.Errorf("delete %s: %w", dir.Root, err)

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -152,49 +153,64 @@ func netnsExecArgs(netnsPath, binary string, args []string) []string {
 	return append([]string{"netns-exec", netnsPath, "--", binary}, args...)
 }
 
-// cleanupNodes cleans every node up, all at once.
-func cleanupNodes(cfg *upConfig, nodes []*localNode, lg *zap.Logger) {
+// cleanupNodes cleans every node up, all at once, and reports whether
+// every step succeeded.
+func cleanupNodes(cfg *upConfig, nodes []*localNode, lg *zap.Logger) bool {
 	var wg sync.WaitGroup
+	var failed atomic.Bool
 	for _, n := range nodes {
-		wg.Go(func() { cleanupNode(cfg, n, lg) })
+		wg.Go(func() {
+			if !cleanupNode(cfg, n, lg) {
+				failed.Store(true)
+			}
+		})
 	}
 	wg.Wait()
+	return !failed.Load()
 }
 
 // cleanupNode runs once the node's daemons stopped: the kubelet once more
 // with --cleanup (containers, pod networks and their mounts go), the proxy
 // with --cleanup (its nftables tables and routes go), then the node's
-// namespace and veth pair.
-func cleanupNode(cfg *upConfig, n *localNode, lg *zap.Logger) {
-	ok := true
-	run := func(what, binary string, args []string) {
+// namespace and veth pair. A failed step ends it, leaving what the next
+// steps would remove for another try (drover down --purge); steps already
+// done are skipped then: without the namespace, its pod networks and
+// proxy tables are gone already.
+func cleanupNode(cfg *upConfig, n *localNode, lg *zap.Logger) bool {
+	run := func(what, binary string, args []string) bool {
 		ctx, cancel := context.WithTimeout(context.Background(), nodeCleanupTimeout)
 		defer cancel()
 		out, err := exec.CommandContext(ctx, binary, args...).CombinedOutput()
 		if err != nil {
 			lg.Warn("node cleanup failed", zap.String("node", n.name), zap.String("what", what), zap.Error(err), zap.String("output", string(out)))
-			ok = false
-			return
+			return false
 		}
 		lg.Debug("node cleaned up", zap.String("node", n.name), zap.String("what", what))
+		return true
 	}
+	inNetNS := n.inNetNS() && nodenet.NetNSExists(n.place.NetNS)
 	if n.kubelet.Name != "" {
 		binary, args := filepath.Join(cfg.binDir, KubeletBinary), append(append([]string{}, n.kubeletArgs...), "--cleanup", "--log-level=warn")
 		if n.podCIDR != "" {
 			args = append(args, "--pod-cidr="+n.podCIDR)
 		}
-		if n.inNetNS() {
+		if inNetNS {
 			binary, args = cfg.droverExe, netnsExecArgs(n.place.NetNS, binary, args)
 		}
-		run("containers and pod networks", binary, args)
+		if !run("containers and pod networks", binary, args) {
+			return false
+		}
 	}
-	if n.proxy.Name != "" {
+	if n.proxy.Name != "" && (inNetNS || !n.inNetNS()) {
 		args := []string{"--cleanup", "--log-level=warn"}
-		if n.inNetNS() {
+		if inNetNS {
 			args = append(args, "--netns="+n.place.NetNS)
 		}
-		run("nftables tables and routes", filepath.Join(cfg.binDir, ProxyBinary), args)
+		if !run("nftables tables and routes", filepath.Join(cfg.binDir, ProxyBinary), args) {
+			return false
+		}
 	}
+	ok := true
 	if n.inNetNS() {
 		if err := cfg.net.TeardownNode(n.place); err != nil {
 			lg.Warn("failed to remove node network namespace", zap.String("node", n.name), zap.Error(err))
@@ -204,4 +220,5 @@ func cleanupNode(cfg *upConfig, n *localNode, lg *zap.Logger) {
 	if ok {
 		lg.Info("node cleaned up: no containers, pod networks or proxy rules left", zap.String("node", n.name))
 	}
+	return ok
 }

@@ -209,6 +209,20 @@ func runUp(ctx context.Context, cfg *upConfig, stdout, stderr io.Writer, lg *zap
 	if err := checkBinaries(cfg); err != nil {
 		return err
 	}
+	// Deferred before the network's teardown, so it runs after it: the
+	// record goes once nothing of this run's nodes is left. (A record of
+	// an earlier run that died stays until one runs to its end: this run
+	// adopts that run's containers and namespaces.) After a failed clean-up
+	// it stays, for drover down --purge to try again.
+	recorded, nodesClean := false, true
+	defer func() {
+		if !recorded || !nodesClean {
+			return
+		}
+		if err := os.Remove(cfg.dir.NodesRecordFile()); err != nil && !errors.Is(err, os.ErrNotExist) {
+			lg.Warn("failed to remove the nodes record", zap.Error(err))
+		}
+	}()
 	status := newStartStatus(stdout)
 
 	// 0. The nodes' network comes first: the apiserver and NATS listen on
@@ -336,10 +350,14 @@ func runUp(ctx context.Context, cfg *upConfig, stdout, stderr io.Writer, lg *zap
 	if err != nil {
 		return err
 	}
+	if err := writeNodesRecord(cfg, nodes); err != nil {
+		return err
+	}
+	recorded = true
 	defer controlSup.Stop()
 	// Each node's containers, pod networks, proxy rules and namespace go
 	// (the pods stay in etcd and are recreated by the next drover up).
-	defer cleanupNodes(cfg, nodes, lg)
+	defer func() { nodesClean = cleanupNodes(cfg, nodes, lg) }()
 	defer nodeSup.Stop()
 	start := func(sup *supervisor.Supervisor, d supervisor.Daemon) error {
 		if err := sup.Start(d); err != nil {
@@ -390,6 +408,9 @@ func runUp(ctx context.Context, cfg *upConfig, stdout, stderr io.Writer, lg *zap
 	}
 	if cfg.Runs(options.ComponentKubelet) {
 		if err := waitNodesReady(ctx, client, nodes, status); err != nil {
+			return err
+		}
+		if err := writeNodesRecord(cfg, nodes); err != nil {
 			return err
 		}
 	}

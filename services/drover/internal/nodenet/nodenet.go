@@ -324,6 +324,10 @@ func ensureNetNS(path string) error {
 }
 
 // isNetNSMount reports whether path is a mounted network namespace.
+// NetNSExists reports whether path holds a network namespace (a bind mount
+// of one), as a node's namespace does until TeardownNode.
+func NetNSExists(path string) bool { return isNetNSMount(path) }
+
 func isNetNSMount(path string) bool {
 	var st unix.Statfs_t
 	if err := unix.Statfs(path, &st); err != nil {

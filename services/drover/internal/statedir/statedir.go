@@ -23,11 +23,14 @@ const (
 	NATSStoreDir   = "nats"
 	NATSURLFile    = "nats.url"
 	NodesDir       = "nodes"
+	// NodesRecordFile says what the nodes left on the machine, for a
+	// clean-up by drover down when drover up died before doing it.
+	NodesRecordFile = "nodes.json"
 )
 
 // entries are what a state directory may hold; anything else means the
 // directory is not one.
-var entries = []string{EtcdDataDir, EtcdURLFile, PKIDir, LogsDir, KubeconfigFile, PIDFile, NATSStoreDir, NATSURLFile, NodesDir}
+var entries = []string{EtcdDataDir, EtcdURLFile, PKIDir, LogsDir, KubeconfigFile, PIDFile, NATSStoreDir, NATSURLFile, NodesDir, NodesRecordFile}
 
 // ErrNotStateDir is returned for a directory that holds files drover did not
 // put there.
@@ -57,6 +60,9 @@ func (d Dir) KubeconfigFile() string { return filepath.Join(d.Root, KubeconfigFi
 func (d Dir) PIDFile() string        { return filepath.Join(d.Root, PIDFile) }
 func (d Dir) NATSStoreDir() string   { return filepath.Join(d.Root, NATSStoreDir) }
 func (d Dir) NATSURLFile() string    { return filepath.Join(d.Root, NATSURLFile) }
+func (d Dir) NodesRecordFile() string {
+	return filepath.Join(d.Root, NodesRecordFile)
+}
 
 // NodeDir is the kubelet root dir of a local node.
 func (d Dir) NodeDir(node string) string { return filepath.Join(d.Root, NodesDir, node) }
