@@ -106,10 +106,36 @@ func Link(tb testing.TB, a *NS, aAddr string, b *NS, bAddr string) (string, stri
 	if err == nil {
 		err = b.Do(func() error { return up(bn, bAddr) })
 	}
+	if err == nil {
+		err = a.Do(func() error { return waitOperUp(an) })
+	}
+	if err == nil {
+		err = b.Do(func() error { return waitOperUp(bn) })
+	}
 	if err != nil {
 		tb.Fatal(err)
 	}
 	return an, bn
+}
+
+// waitOperUp waits until the kernel has seen the link's carrier: until
+// then (linkwatch runs up to a second late) the link drops what is sent,
+// and a test's first packet would wait for a retransmission.
+func waitOperUp(name string) error {
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		l, err := netlink.LinkByName(name)
+		if err != nil {
+			return err
+		}
+		if l.Attrs().OperState == netlink.OperUp {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("link %s: operational state %s, want up", name, l.Attrs().OperState)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 func up(name, addr string) error {

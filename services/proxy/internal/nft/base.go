@@ -1,6 +1,8 @@
 package nft
 
 import (
+	"slices"
+
 	"github.com/google/nftables"
 	"github.com/google/nftables/binaryutil"
 	"github.com/google/nftables/expr"
@@ -28,22 +30,35 @@ var baseChains = []baseChain{
 
 var fixedChains = []string{chainServices, chainMasquerading, model.MarkMasqChain, chainSvcEPCheck, chainNPEPCheck, chainClusterIPCheck, model.RejectChain}
 
+// isFixedChain reports whether name is one of the hooked or fixed chains.
+func isFixedChain(name string) bool {
+	for _, b := range baseChains {
+		if b.name == name {
+			return true
+		}
+	}
+	return slices.Contains(fixedChains, name)
+}
+
 // writeBase creates the hooked and fixed chains in a new table.
 func (s *Syncer) writeBase() {
-	for _, b := range baseChains {
-		s.conn.AddChain(&nftables.Chain{Table: s.table, Name: b.name, Type: b.typ, Hooknum: b.hook, Priority: b.prio})
+	for i := range baseChains {
+		s.b.addChain(baseChains[i].name, &baseChains[i])
 	}
 	for _, n := range fixedChains {
-		s.conn.AddChain(&nftables.Chain{Table: s.table, Name: n})
+		s.b.addChain(n, nil)
 	}
 }
 
 func (s *Syncer) writeBaseRules() error {
 	f := s.fam
 	s.baseRules = map[string]int{}
+	var err error
 	add := func(chain string, e ...expr.Any) {
 		s.baseRules[chain]++
-		s.conn.AddRule(&nftables.Rule{Table: s.table, Chain: &nftables.Chain{Table: s.table, Name: chain}, Exprs: e})
+		if err == nil {
+			err = s.b.addRule(chain, e)
+		}
 	}
 	cat := func(parts ...[]expr.Any) []expr.Any {
 		var out []expr.Any
@@ -123,7 +138,7 @@ func (s *Syncer) writeBaseRules() error {
 	add(chainClusterIPCheck, f.loadDaddr(reg1), lookup(sets[model.ClusterIPsSet], false),
 		&expr.Reject{Type: unix.NFT_REJECT_ICMP_UNREACH, Code: f.rejectCode})
 	add(model.RejectChain, &expr.Reject{Type: unix.NFT_REJECT_ICMP_UNREACH, Code: f.rejectCode})
-	return nil
+	return err
 }
 
 // nodePortMatch selects the destinations that accept NodePorts.

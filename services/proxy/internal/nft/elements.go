@@ -2,14 +2,9 @@ package nft
 
 import (
 	"encoding/binary"
-	"fmt"
 	"net/netip"
 
-	"github.com/google/nftables"
-	"github.com/google/nftables/binaryutil"
-	"github.com/google/nftables/expr"
-	"github.com/mdlayher/netlink"
-	"golang.org/x/sys/unix"
+	corev1 "k8s.io/api/core/v1"
 
 	"drover.dev/proxy/internal/model"
 )
@@ -23,16 +18,46 @@ const (
 	valData = "v:" // data map value <bytes>
 )
 
-// contribution is what one Service puts into the maps: set → key → value.
-type contribution map[string]map[string]string
+// claim is one map element a Service wants.
+type claim struct{ set, key, val string }
 
-func (c contribution) put(set string, key []byte, val string) {
-	m := c[set]
-	if m == nil {
-		m = map[string]string{}
-		c[set] = m
+// contribution is what one Service puts into the maps. Nearly every
+// Service has a dozen claims or so: a slice, searched by scanning.
+type contribution []claim
+
+func (c *contribution) put(set, key, val string) {
+	*c = append(*c, claim{set, key, val})
+}
+
+// finder looks claims up by set and key: by scanning small contributions,
+// through a map built once for large ones (a Service with many endpoints).
+type finder struct {
+	c   contribution
+	idx map[[2]string]string
+}
+
+func newFinder(c contribution) finder {
+	f := finder{c: c}
+	if len(c) > 32 {
+		f.idx = make(map[[2]string]string, len(c))
+		for _, cl := range c {
+			f.idx[[2]string{cl.set, cl.key}] = cl.val
+		}
 	}
-	m[string(key)] = val
+	return f
+}
+
+func (f finder) get(set, key string) (string, bool) {
+	if f.idx != nil {
+		v, ok := f.idx[[2]string{set, key}]
+		return v, ok
+	}
+	for _, cl := range f.c {
+		if cl.key == key && cl.set == set {
+			return cl.val, true
+		}
+	}
+	return "", false
 }
 
 func verdictVal(v model.Verdict) string {
@@ -43,13 +68,24 @@ func verdictVal(v model.Verdict) string {
 }
 
 // elementTable tracks, for every map element, which Services want it and
-// with what value. Two Services may claim the same key (an externalIP or
-// a ClusterIP given twice): the kernel holds the value of the first by
-// name, and deleting one Service hands the key to the next instead of
-// removing it.
+// with what value, and what the kernel holds. Two Services may claim the
+// same key (an externalIP or a ClusterIP given twice): the kernel holds
+// the value of the first by name, and deleting one Service hands the key
+// to the next instead of removing it.
 type elementTable struct {
-	owners map[string]map[string]ownerSet // set → key → claims
-	kernel map[string]map[string]string   // set → key → value programmed
+	sets  map[string]map[string]slot // set → key → slot
+	count int                        // elements in the kernel
+}
+
+// slot is one key: its claims and its value in the kernel.
+type slot struct {
+	claims   ownerSet
+	kval     string
+	inKernel bool
+	// pending is 1 + the index of this key's change in the batch being
+	// built (0: none), so that two Services' claims on one key make one
+	// change, not two adds of the same key.
+	pending int32
 }
 
 // ownerSet holds the claims on one key; nearly always exactly one, kept
@@ -100,7 +136,15 @@ func (o *ownerSet) winner() (string, bool) {
 }
 
 func newElementTable() *elementTable {
-	return &elementTable{owners: map[string]map[string]ownerSet{}, kernel: map[string]map[string]string{}}
+	return &elementTable{sets: map[string]map[string]slot{}}
+}
+
+// reserve sizes the map of set for n more keys (a fresh table is filled
+// in one go; growing the maps step by step cost more than filling them).
+func (t *elementTable) reserve(set string, n int) {
+	if _, ok := t.sets[set]; !ok {
+		t.sets[set] = make(map[string]slot, n)
+	}
 }
 
 // elemChange is one element to delete and/or add.
@@ -110,48 +154,48 @@ type elemChange struct {
 	val      string
 }
 
-// update replaces service's contribution old by nw and returns the kernel
-// changes; the kernel view is updated by commit once the batch went in.
-func (t *elementTable) update(service string, old, nw contribution) []elemChange {
-	var out []elemChange
-	touch := func(set, key string) {
-		keys := t.owners[set]
+// update replaces service's contribution old by nw and appends the kernel
+// changes to out; the kernel view is updated by commit once the batch
+// went in.
+func (t *elementTable) update(out []elemChange, service string, old, nw contribution) []elemChange {
+	touch := func(set, key, val string, claimed bool) {
+		keys := t.sets[set]
 		if keys == nil {
-			keys = map[string]ownerSet{}
-			t.owners[set] = keys
+			keys = map[string]slot{}
+			t.sets[set] = keys
 		}
-		o := keys[key]
-		if v, ok := nw[set][key]; ok {
-			o.set(service, v)
+		sl := keys[key]
+		if claimed {
+			sl.claims.set(service, val)
 		} else {
-			o.remove(service)
+			sl.claims.remove(service)
 		}
-		if o.svc == "" {
+		want, wanted := sl.claims.winner()
+		switch {
+		case sl.pending > 0:
+			ch := &out[sl.pending-1]
+			ch.add, ch.val = wanted, want
+		case wanted != sl.inKernel || want != sl.kval:
+			out = append(out, elemChange{set: set, key: key, del: sl.inKernel, add: wanted, val: want})
+			sl.pending = int32(len(out))
+		}
+		if sl.claims.svc == "" && !sl.inKernel && sl.pending == 0 {
 			delete(keys, key)
 		} else {
-			keys[key] = o
-		}
-		want, wanted := o.winner()
-		have, had := t.kernel[set][key]
-		if wanted == had && want == have {
-			return
-		}
-		out = append(out, elemChange{set: set, key: key, del: had, add: wanted, val: want})
-	}
-	for set, keys := range old {
-		for key := range keys {
-			if _, still := nw[set][key]; !still {
-				touch(set, key)
-			}
+			keys[key] = sl
 		}
 	}
-	for set, keys := range nw {
-		for key, v := range keys {
-			if ov, ok := old[set][key]; ok && ov == v {
-				continue // unchanged claim
-			}
-			touch(set, key)
+	nf, of := newFinder(nw), newFinder(old)
+	for _, cl := range old {
+		if _, still := nf.get(cl.set, cl.key); !still {
+			touch(cl.set, cl.key, "", false)
 		}
+	}
+	for _, cl := range nw {
+		if ov, ok := of.get(cl.set, cl.key); ok && ov == cl.val {
+			continue // unchanged claim
+		}
+		touch(cl.set, cl.key, cl.val, true)
 	}
 	return out
 }
@@ -159,108 +203,71 @@ func (t *elementTable) update(service string, old, nw contribution) []elemChange
 // commit records changes as programmed.
 func (t *elementTable) commit(changes []elemChange) {
 	for _, c := range changes {
-		m := t.kernel[c.set]
-		if m == nil {
-			m = map[string]string{}
-			t.kernel[c.set] = m
+		keys := t.sets[c.set]
+		sl := keys[c.key]
+		if sl.inKernel {
+			t.count--
 		}
 		if c.add {
-			m[c.key] = c.val
+			t.count++
+		}
+		sl.kval, sl.inKernel, sl.pending = c.val, c.add, 0
+		if !sl.inKernel && sl.claims.svc == "" {
+			delete(keys, c.key)
 		} else {
-			delete(m, c.key)
+			keys[c.key] = sl
 		}
 	}
 }
 
-// count is the number of elements programmed.
-func (t *elementTable) count() int {
-	n := 0
-	for _, m := range t.kernel {
-		n += len(m)
+// Keys, in the byte layout of the kernel registers they are matched from:
+// each field padded to 4 bytes, ports in network order. They are built in
+// a stack buffer so that each costs one allocation, its string.
+
+func appendAddr(b []byte, ip netip.Addr) []byte {
+	if ip.Is4() {
+		a := ip.As4()
+		return append(b, a[:]...)
 	}
-	return n
+	a := ip.As16()
+	return append(b, a[:]...)
 }
 
-// toElement turns a key and value into a netlink set element.
-func toElement(key, val string) nftables.SetElement {
-	e := nftables.SetElement{Key: []byte(key)}
-	switch {
-	case val == valNone:
-	case val == valDrop:
-		e.VerdictData = &expr.Verdict{Kind: expr.VerdictDrop}
-	case len(val) > len(valGoto) && val[:len(valGoto)] == valGoto:
-		e.VerdictData = &expr.Verdict{Kind: expr.VerdictGoto, Chain: val[len(valGoto):]}
-	default:
-		e.Val = []byte(val[len(valData):])
-	}
-	return e
+func appendProtoPort(b []byte, p corev1.Protocol, port uint16) []byte {
+	b = append(b, protoNum(p), 0, 0, 0)
+	return append(binary.BigEndian.AppendUint16(b, port), 0, 0)
 }
 
-// fromElement is toElement's inverse, for what the kernel reports. The
-// library leaves some verdicts undecoded (nested attributes in Val).
-func fromElement(e nftables.SetElement, verdictMap bool) (string, string) {
-	if verdictMap && e.VerdictData == nil && len(e.Val) > 0 {
-		if v, err := decodeVerdict(e.Val); err == nil {
-			e.VerdictData, e.Val = v, nil
-		}
-	}
-	switch {
-	case e.VerdictData != nil && e.VerdictData.Kind == expr.VerdictDrop:
-		return string(e.Key), valDrop
-	case e.VerdictData != nil && e.VerdictData.Kind == expr.VerdictGoto:
-		return string(e.Key), valGoto + e.VerdictData.Chain
-	case e.VerdictData != nil:
-		return string(e.Key), fmt.Sprintf("?verdict %d %s", e.VerdictData.Kind, e.VerdictData.Chain)
-	case len(e.Val) > 0:
-		return string(e.Key), valData + string(e.Val)
-	}
-	return string(e.Key), valNone
+func svcKey(k model.Key) string {
+	var buf [24]byte
+	return string(appendProtoPort(appendAddr(buf[:0], k.IP), k.Proto, k.Port))
 }
 
-// Keys, in the byte layout of the kernel registers they are matched from.
-
-func (s *Syncer) svcKey(k model.Key) []byte {
-	b := append([]byte{}, k.IP.AsSlice()...)
-	b = append(b, pad4([]byte{protoNum(k.Proto)})...)
-	return append(b, pad4(port(k.Port))...)
+func nodePortKey(k model.PortKey) string {
+	var buf [8]byte
+	return string(appendProtoPort(buf[:0], k.Proto, k.Port))
 }
 
-func portKeyBytes(k model.PortKey) []byte {
-	return append(pad4([]byte{protoNum(k.Proto)}), pad4(port(k.Port))...)
+func hairpinKey(h model.Hairpin) string {
+	var buf [40]byte
+	return string(appendProtoPort(appendAddr(appendAddr(buf[:0], h.IP), h.IP), h.Proto, h.Port))
 }
 
-func (s *Syncer) hairpinKey(h model.Hairpin) []byte {
-	b := append([]byte{}, h.IP.AsSlice()...)
-	b = append(b, h.IP.AsSlice()...)
-	b = append(b, pad4([]byte{protoNum(h.Proto)})...)
-	return append(b, pad4(port(h.Port))...)
+func addrKey(ip netip.Addr) string {
+	var buf [16]byte
+	return string(appendAddr(buf[:0], ip))
 }
 
 // groupKey is group-id . index, both host-order u32 as immediate and
 // numgen write them.
-func groupKey(id uint32, i int) []byte {
-	return append(binaryutil.NativeEndian.PutUint32(id), binaryutil.NativeEndian.PutUint32(uint32(i))...)
+func groupKey(id uint32, i int) string {
+	var buf [8]byte
+	return string(binary.NativeEndian.AppendUint32(binary.NativeEndian.AppendUint32(buf[:0], id), uint32(i)))
 }
 
 func addrPortVal(ap netip.AddrPort) string {
-	return valData + string(append(ap.Addr().AsSlice(), pad4(port(ap.Port()))...))
-}
-
-// decodeVerdict parses NFTA_VERDICT_CODE / NFTA_VERDICT_CHAIN attributes.
-func decodeVerdict(b []byte) (*expr.Verdict, error) {
-	ad, err := netlink.NewAttributeDecoder(b)
-	if err != nil {
-		return nil, err
-	}
-	ad.ByteOrder = binary.BigEndian
-	v := &expr.Verdict{}
-	for ad.Next() {
-		switch ad.Type() {
-		case unix.NFTA_VERDICT_CODE:
-			v.Kind = expr.VerdictKind(int32(ad.Uint32()))
-		case unix.NFTA_VERDICT_CHAIN:
-			v.Chain = ad.String()
-		}
-	}
-	return v, ad.Err()
+	var buf [26]byte
+	b := append(buf[:0], valData...)
+	b = appendAddr(b, ap.Addr())
+	return string(append(binary.BigEndian.AppendUint16(b, ap.Port()), 0, 0))
 }

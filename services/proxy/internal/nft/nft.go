@@ -11,11 +11,16 @@
 // are no anonymous sets: the kernel's set handling is linear in the number
 // of sets of a table, which made one set per Service quadratic.
 //
-// The first sync of a Syncer replaces the table atomically; later ones,
-// full or not, apply the difference from what was programmed. A full sync
-// first compares the kernel with what was programmed (chains, sets, every
-// map element, the fixed chains' rule counts) and replaces the table when
-// they differ, which repairs drift.
+// The first sync of a Syncer writes the whole table atomically: a new
+// table, or an existing one (a restarted proxy) rewritten in place so that
+// ClientIP affinity entries survive. Later syncs, full or not, apply the
+// difference from what was programmed. A full sync first compares the
+// kernel with what was programmed (chains, sets, every map element, the
+// fixed chains' rule counts) and rewrites the table when they differ,
+// which repairs drift.
+//
+// Reads (dumps) go through github.com/google/nftables; writes are encoded
+// by batch.go straight into one buffer, one sendmsg per sync.
 package nft
 
 import (
@@ -23,6 +28,7 @@ import (
 	"fmt"
 	"net/netip"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 
@@ -57,18 +63,22 @@ const (
 	chainClusterIPCheck = "cluster-ips-check"
 	setNodePortIPs      = "nodeport-ips"
 
-	// Endpoint groups: group id . index → address . port (or → goto
-	// endpoint chain, for affinity), in endpointShards maps each, chosen
-	// by group id. Sharding bounds two kernel walks: adding an element to
-	// a map checks every rule bound to it, and binding a rule from a new
-	// chain walks every element.
+	// Endpoint groups: group id . index → address . port in one of
+	// endpointShards maps, or → goto endpoint chain (ClientIP affinity)
+	// in one of chainShards maps, chosen by group id. Sharding bounds a
+	// kernel cost that is the product of a map's elements and the rules
+	// bound to it (adding an element checks every bound rule; binding a
+	// rule walks every element), but every set costs a dump in the drift
+	// check and lengthens the list the kernel walks to find a set by name.
+	// 256 measured best for 10,000 Services (64: +35% kernel time of a
+	// full write; 512: no better); affinity Services are few.
 	mapServiceEndpoints = "service-endpoints-"
 	mapEndpointChains   = "service-endpoint-chains-"
-	endpointShards      = 64
+	endpointShards      = 256
+	chainShards         = 16
 
-	// elemChunk bounds elements per netlink message (attributes are 64 KiB at most).
-	elemChunk = 128
-	// sockBuf is the netlink socket buffer: every message of a batch is acked.
+	// sockBuf is the netlink socket buffer: a batch of a whole table is
+	// tens of megabytes in one message.
 	sockBuf = 256 << 20
 )
 
@@ -129,7 +139,10 @@ type Syncer struct {
 	opts  Options
 	fam   family
 	table *nftables.Table
+	// conn reads (dumps); nl and b write every sync as one batch.
 	conn  *nftables.Conn
+	nl    *netlink.Conn
+	b     *batch
 	sets  map[string]*nftables.Set
 	stats Stats
 
@@ -145,6 +158,9 @@ type Syncer struct {
 	nextID      uint32
 	baseRules   map[string]int // rules per fixed chain
 	lastDrift   string
+	// kept are the affinity sets an in-place rewrite keeps (during write).
+	kept        map[string]bool
+	lastReplace string
 }
 
 // New connects to nftables in the given namespace.
@@ -166,7 +182,24 @@ func New(o Options) (*Syncer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("nft: connect: %w", err)
 	}
-	s := &Syncer{opts: o, fam: fam, conn: c, broken: true}
+	nl, err := netlink.Dial(unix.NETLINK_NETFILTER, &netlink.Config{NetNS: max(o.NetNSFd, 0)})
+	if err != nil {
+		_ = c.CloseLasting()
+		return nil, fmt.Errorf("nft: connect: %w", err)
+	}
+	if err := bigBuffers(nl); err != nil {
+		_ = c.CloseLasting()
+		_ = nl.Close()
+		return nil, fmt.Errorf("nft: socket buffers: %w", err)
+	}
+	// Failures are named from our copy of the batch: the kernel need not
+	// echo the failed message.
+	if err := nl.SetOption(netlink.CapAcknowledge, true); err != nil {
+		_ = c.CloseLasting()
+		_ = nl.Close()
+		return nil, fmt.Errorf("nft: socket options: %w", err)
+	}
+	s := &Syncer{opts: o, fam: fam, conn: c, nl: nl, broken: true, b: newBatch(fam.table, TableName)}
 	s.table = &nftables.Table{Name: TableName, Family: fam.table}
 	return s, nil
 }
@@ -192,7 +225,9 @@ func bigBuffers(c *netlink.Conn) error {
 }
 
 // Close releases the netlink socket; the table stays.
-func (s *Syncer) Close() error { return s.conn.CloseLasting() }
+func (s *Syncer) Close() error {
+	return errors.Join(s.conn.CloseLasting(), s.nl.Close())
+}
 
 // Stats returns the counts after the last successful sync.
 func (s *Syncer) Stats() Stats { return s.stats }
@@ -215,13 +250,24 @@ func (s *Syncer) defineSets() {
 		model.HairpinSet: {Table: s.table, Name: model.HairpinSet, Concatenation: true,
 			KeyType: nftables.MustConcatSetType(f.addrT, f.addrT, nftables.TypeInetProto, nftables.TypeInetService)},
 	}
-	for i := uint32(0); i < endpointShards; i++ {
-		n := shard(mapServiceEndpoints, i)
+	for _, n := range endpointMaps {
 		s.sets[n] = &nftables.Set{Table: s.table, Name: n, IsMap: true, Concatenation: true,
 			KeyType: groupKey, DataType: nftables.MustConcatSetType(f.addrT, nftables.TypeInetService)}
-		n = shard(mapEndpointChains, i)
+	}
+	for _, n := range chainMaps {
 		s.sets[n] = vmap(n, groupKey)
 	}
+}
+
+// setOrder lists the shared sets and maps in creation order.
+func (s *Syncer) setOrder() []string {
+	out := append(append([]string{}, endpointMaps...), chainMaps...)
+	for _, n := range sortedKeys(s.sets) {
+		if !slices.Contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // Sync programs services. With full, services is the whole desired state;
@@ -247,9 +293,81 @@ func (s *Syncer) Sync(services map[string]*model.Service, full bool) error {
 	return nil
 }
 
-// replace writes the whole table anew in one batch, deleting the old one
-// in the same batch so that no packet sees a half-written table.
+// replace writes the whole table in one batch, so that no packet sees a
+// half-written one. When the table exists (a restarted proxy, or drift),
+// it is rewritten in place: every rule, map and Service chain goes and is
+// written anew, but the ClientIP affinity sets that Services still want
+// stay with their entries, as Kubernetes' nftables proxier keeps them
+// across restarts. (An affinity set's name carries its Service, port,
+// endpoint and timeout, so a kept set has the same meaning.) Should the
+// in-place batch fail, the table is deleted and written anew.
 func (s *Syncer) replace(services map[string]*model.Service) error {
+	old, err := s.listTable()
+	if err != nil {
+		return err
+	}
+	s.lastReplace = ReplaceNew
+	if old.exists {
+		s.lastReplace = ReplaceInPlace
+	}
+	err = s.write(services, old, true)
+	if err != nil && old.exists {
+		if err2 := s.write(services, old, false); err2 == nil {
+			s.lastReplace = ReplaceDeleted + ": " + err.Error()
+			return nil
+		}
+	}
+	return err
+}
+
+// How the last table write went (LastReplace).
+const (
+	ReplaceNew     = "new table"
+	ReplaceInPlace = "rewritten in place"
+	// ReplaceDeleted is followed by why the in-place rewrite failed.
+	ReplaceDeleted = "deleted and written anew (affinity entries lost)"
+)
+
+// LastReplace says how the last whole-table write went: a new table, the
+// existing one rewritten in place, or deleted and written anew because
+// the in-place rewrite failed. "" before any.
+func (s *Syncer) LastReplace() string { return s.lastReplace }
+
+// tableObjects are the chains and sets of our table in the kernel.
+type tableObjects struct {
+	exists       bool
+	chains, sets []string
+}
+
+func (s *Syncer) listTable() (tableObjects, error) {
+	var t tableObjects
+	var err error
+	if t.exists, err = tableExists(s.conn, s.fam.table); err != nil || !t.exists {
+		return t, err
+	}
+	chains, err := s.conn.ListChainsOfTableFamily(s.fam.table)
+	if err != nil {
+		return t, fmt.Errorf("nft: list chains: %w", err)
+	}
+	for _, ch := range chains {
+		if ch.Table.Name == TableName {
+			t.chains = append(t.chains, ch.Name)
+		}
+	}
+	sets, err := s.conn.GetSets(s.table)
+	if err != nil {
+		return t, fmt.Errorf("nft: list sets: %w", err)
+	}
+	for _, set := range sets {
+		t.sets = append(t.sets, set.Name)
+	}
+	return t, nil
+}
+
+// write queues the whole table and sends it. inPlace rewrites an existing
+// table keeping the affinity sets services want; otherwise an existing
+// table is deleted first.
+func (s *Syncer) write(services map[string]*model.Service, old tableObjects, inPlace bool) error {
 	s.applied = map[string]*model.Service{}
 	s.contrib = map[string]contribution{}
 	s.elems = newElementTable()
@@ -257,31 +375,35 @@ func (s *Syncer) replace(services map[string]*model.Service) error {
 	s.chainGroups = map[string]bool{}
 	s.freeIDs, s.nextID = nil, 1
 	s.defineSets()
+	s.kept = map[string]bool{}
+	defer func() { s.kept = nil }()
 
-	exists, err := tableExists(s.conn, s.fam.table)
-	if err != nil {
-		return err
+	b := s.b
+	b.reserve(len(services) * 1024)
+	b.reset()
+	switch {
+	case old.exists && inPlace:
+		s.clearTable(old, services)
+	case old.exists:
+		b.addTable()
+		b.delTable()
+		b.addTable()
+	default:
+		b.addTable()
 	}
-	c := s.conn
-	if exists {
-		c.AddTable(s.table)
-		c.DelTable(s.table)
-	}
-	c.AddTable(s.table)
 	s.writeBase()
-	for _, name := range sortedKeys(s.sets) {
-		if err := c.AddSet(s.sets[name], nil); err != nil {
-			return fmt.Errorf("nft: set %s: %w", name, err)
-		}
+	// The kernel finds a set by name by walking the table's sets in the
+	// order they were created, for every rule that looks one up: the
+	// endpoint maps, which every Service's rule uses, go first.
+	for _, name := range s.setOrder() {
+		b.addSet(s.sets[name])
 	}
 	if s.opts.NodePorts.Restricted {
-		var elems []nftables.SetElement
+		w := b.elements(setNodePortIPs, false)
 		for _, ip := range s.opts.NodePorts.IPs {
-			elems = append(elems, nftables.SetElement{Key: ip.AsSlice()})
+			w.add(addrKey(ip), valNone)
 		}
-		if err := s.addElements(s.sets[setNodePortIPs], elems); err != nil {
-			return err
-		}
+		w.close()
 	}
 	if err := s.writeBaseRules(); err != nil {
 		return err
@@ -290,6 +412,39 @@ func (s *Syncer) replace(services map[string]*model.Service) error {
 		return fmt.Errorf("nft: replace table: %w", err)
 	}
 	return nil
+}
+
+// clearTable queues the emptying of the existing table: rules of every
+// chain, then every set but the affinity sets services still want, then
+// the Service chains (nothing refers to them any more). The hooked and
+// fixed chains stay, empty, so that the hooks are never unregistered.
+// (Emptying the shared maps instead of replacing them measured slower:
+// until the commit, the old rules' bindings stay on a map and the old
+// elements in it, and every new element is checked against both.)
+func (s *Syncer) clearTable(old tableObjects, services map[string]*model.Service) {
+	want := map[string]bool{}
+	for _, svc := range services {
+		if svc != nil {
+			for _, a := range svc.AffinitySets {
+				want[a.Name] = true
+			}
+		}
+	}
+	for _, ch := range old.chains {
+		s.b.flushChain(ch)
+	}
+	for _, set := range old.sets {
+		if model.IsAffinitySet(set) && want[set] {
+			s.kept[set] = true
+			continue
+		}
+		s.b.delSet(set)
+	}
+	for _, ch := range old.chains {
+		if !isFixedChain(ch) {
+			s.b.delChain(ch)
+		}
+	}
 }
 
 // resync brings the table to services, which is the whole desired state:
@@ -382,26 +537,35 @@ func (s *Syncer) drift() (string, error) {
 			}
 		}
 	}
-	for name, set := range s.sets {
+	for name := range s.sets {
 		if !haveSets[name] {
 			return "set " + name + " missing", nil
 		}
 		if name == setNodePortIPs {
 			continue
 		}
-		elems, err := s.conn.GetSetElements(set)
-		if err != nil {
-			return "", fmt.Errorf("nft: list elements of %s: %w", name, err)
-		}
-		want := s.elems.kernel[name]
-		if len(elems) != len(want) {
-			return fmt.Sprintf("%s has %d elements, want %d", name, len(elems), len(want)), nil
-		}
-		for _, e := range elems {
-			k, v := fromElement(e, set.DataType == nftables.TypeVerdict)
-			if w, ok := want[k]; !ok || w != v {
-				return fmt.Sprintf("%s element %x is %q, want %q", name, k, v, w), nil
+		want := s.elems.sets[name]
+		n, bad := 0, ""
+		err := s.dumpElements(name, func(k, v []byte) {
+			n++
+			if sl, ok := want[string(k)]; bad == "" && (!ok || !sl.inKernel || sl.kval != string(v)) {
+				bad = fmt.Sprintf("%s element %x is %q, want %q", name, k, v, sl.kval)
 			}
+		})
+		if err != nil {
+			return "", err
+		}
+		if bad != "" {
+			return bad, nil
+		}
+		programmed := 0
+		for _, sl := range want {
+			if sl.inKernel {
+				programmed++
+			}
+		}
+		if n != programmed {
+			return fmt.Sprintf("%s has %d elements, want %d", name, n, programmed), nil
 		}
 	}
 	return "", nil
@@ -411,12 +575,32 @@ func (s *Syncer) drift() (string, error) {
 // deleted), then sends them in one batch. fresh means the batch also
 // creates the table (replace).
 func (s *Syncer) apply(changed map[string]*model.Service, fresh bool) error {
-	c := s.conn
+	b := s.b
+	if !fresh {
+		b.reset()
+	}
 	empty := &model.Service{}
 	var newChains, changedChains []model.Chain
 	var staleChains, staleSets []string
-	var elemChanges []elemChange
 	newContrib := make(map[string]contribution, len(changed))
+	// Contributions first: a fresh table sizes its element maps once.
+	counts := map[string]int{}
+	for key, nw := range changed {
+		var nc contribution
+		if nw != nil {
+			nc = s.contribution(nw)
+		}
+		newContrib[key] = nc
+		if fresh {
+			for _, cl := range nc {
+				counts[cl.set]++
+			}
+		}
+	}
+	for set, n := range counts {
+		s.elems.reserve(set, n)
+	}
+	elemChanges := make([]elemChange, 0, 16*len(changed))
 	var freed []string
 	for key, nw := range changed {
 		old := s.applied[key]
@@ -426,57 +610,43 @@ func (s *Syncer) apply(changed map[string]*model.Service, fresh bool) error {
 		if nw == nil {
 			nw = empty
 		}
-		oldChains := map[string]model.Chain{}
-		for _, ch := range old.Chains {
-			oldChains[ch.Name] = ch
-		}
-		for _, ch := range nw.Chains {
-			prev, ok := oldChains[ch.Name]
-			delete(oldChains, ch.Name)
+		for i := range nw.Chains {
+			ch := &nw.Chains[i]
+			prev := findChain(old.Chains, ch.Name)
 			switch {
-			case !ok:
-				newChains = append(newChains, ch)
-			case !reflect.DeepEqual(prev, ch):
-				changedChains = append(changedChains, ch)
+			case prev == nil:
+				newChains = append(newChains, *ch)
+			case !reflect.DeepEqual(*prev, *ch):
+				changedChains = append(changedChains, *ch)
 			}
 		}
-		for name := range oldChains {
-			staleChains = append(staleChains, name)
-		}
-		oldSets := map[model.AffinitySet]bool{}
-		for _, a := range old.AffinitySets {
-			oldSets[a] = true
+		for i := range old.Chains {
+			if findChain(nw.Chains, old.Chains[i].Name) == nil {
+				staleChains = append(staleChains, old.Chains[i].Name)
+			}
 		}
 		for _, a := range nw.AffinitySets {
-			if oldSets[a] {
-				delete(oldSets, a)
-				continue
-			}
-			if err := c.AddSet(s.affinitySet(a), nil); err != nil {
-				return fmt.Errorf("nft: affinity set: %w", err)
+			if !slices.Contains(old.AffinitySets, a) && !s.kept[a.Name] {
+				b.addSet(s.affinitySet(a))
 			}
 		}
-		for a := range oldSets {
-			staleSets = append(staleSets, a.Name)
-		}
-		still := map[string]bool{}
-		for _, g := range nw.Groups {
-			still[g.Name] = true
+		for _, a := range old.AffinitySets {
+			if !slices.Contains(nw.AffinitySets, a) {
+				staleSets = append(staleSets, a.Name)
+			}
 		}
 		for _, g := range old.Groups {
-			if !still[g.Name] {
+			if !slices.ContainsFunc(nw.Groups, func(n model.Group) bool { return n.Name == g.Name }) {
 				freed = append(freed, g.Name)
 			}
 		}
-		nc := s.contribution(nw)
-		newContrib[key] = nc
-		elemChanges = append(elemChanges, s.elems.update(key, s.contrib[key], nc)...)
+		elemChanges = s.elems.update(elemChanges, key, s.contrib[key], newContrib[key])
 	}
 	for _, ch := range newChains {
-		c.AddChain(&nftables.Chain{Table: s.table, Name: ch.Name})
+		b.addChain(ch.Name, nil)
 	}
 	for _, ch := range changedChains {
-		c.FlushChain(&nftables.Chain{Table: s.table, Name: ch.Name})
+		b.flushChain(ch.Name)
 	}
 	// Rules before elements: binding a rule to a data map walks the map's
 	// elements, so on a fresh table this keeps the walks empty.
@@ -485,19 +655,17 @@ func (s *Syncer) apply(changed map[string]*model.Service, fresh bool) error {
 			return err
 		}
 	}
-	if err := s.writeElements(elemChanges); err != nil {
-		return err
+	s.writeElements(elemChanges)
+	for _, name := range staleChains {
+		b.flushChain(name)
 	}
 	for _, name := range staleChains {
-		c.FlushChain(&nftables.Chain{Table: s.table, Name: name})
-	}
-	for _, name := range staleChains {
-		c.DelChain(&nftables.Chain{Table: s.table, Name: name})
+		b.delChain(name)
 	}
 	for _, name := range staleSets {
-		c.DelSet(&nftables.Set{Table: s.table, Name: name})
+		b.delSet(name)
 	}
-	if err := c.Flush(); err != nil {
+	if err := b.send(s.nl); err != nil {
 		if fresh {
 			return err
 		}
@@ -524,6 +692,17 @@ func (s *Syncer) apply(changed map[string]*model.Service, fresh bool) error {
 	return nil
 }
 
+// findChain returns the chain named name, nil if none. Services have a
+// few chains (one per endpoint with affinity): a scan beats a map.
+func findChain(chains []model.Chain, name string) *model.Chain {
+	for i := range chains {
+		if chains[i].Name == name {
+			return &chains[i]
+		}
+	}
+	return nil
+}
+
 // groupID returns the id of a group, allocating one for a new group. Ids
 // are reused only after the group's removal was committed.
 func (s *Syncer) groupID(name string) uint32 {
@@ -543,33 +722,34 @@ func (s *Syncer) groupID(name string) uint32 {
 
 // contribution lists the map elements of one Service.
 func (s *Syncer) contribution(m *model.Service) contribution {
-	c := contribution{}
+	c := make(contribution, 0, len(m.ServiceIPs)+len(m.NoEndpoints)+len(m.NodePorts)+len(m.NoEndpointNodePorts)+
+		len(m.ClusterIPs)+len(m.Hairpins)+m.Endpoints+2)
 	for k, v := range m.ServiceIPs {
-		c.put(model.ServiceIPsMap, s.svcKey(k), verdictVal(v))
+		c.put(model.ServiceIPsMap, svcKey(k), verdictVal(v))
 	}
 	for k, v := range m.NoEndpoints {
-		c.put(model.NoEndpointsMap, s.svcKey(k), verdictVal(v))
+		c.put(model.NoEndpointsMap, svcKey(k), verdictVal(v))
 	}
 	for k, v := range m.NodePorts {
-		c.put(model.NodePortsMap, portKeyBytes(k), verdictVal(v))
+		c.put(model.NodePortsMap, nodePortKey(k), verdictVal(v))
 	}
 	for k, v := range m.NoEndpointNodePorts {
-		c.put(model.NoEndpointNPMap, portKeyBytes(k), verdictVal(v))
+		c.put(model.NoEndpointNPMap, nodePortKey(k), verdictVal(v))
 	}
 	for _, ip := range m.ClusterIPs {
-		c.put(model.ClusterIPsSet, ip.AsSlice(), valNone)
+		c.put(model.ClusterIPsSet, addrKey(ip), valNone)
 	}
 	for _, h := range m.Hairpins {
-		c.put(model.HairpinSet, s.hairpinKey(h), valNone)
+		c.put(model.HairpinSet, hairpinKey(h), valNone)
 	}
 	for _, g := range m.Groups {
 		id := s.groupID(g.Name)
 		s.chainGroups[g.Name] = len(g.Chains) > 0
 		for i, ch := range g.Chains {
-			c.put(shard(mapEndpointChains, id), groupKey(id, i), valGoto+ch)
+			c.put(chainMaps[id%chainShards], groupKey(id, i), valGoto+ch)
 		}
 		for i, ep := range g.Endpoints {
-			c.put(shard(mapServiceEndpoints, id), groupKey(id, i), addrPortVal(ep))
+			c.put(endpointMaps[id%endpointShards], groupKey(id, i), addrPortVal(ep))
 		}
 	}
 	return c
@@ -577,40 +757,30 @@ func (s *Syncer) contribution(m *model.Service) contribution {
 
 // writeElements queues element changes: every delete before any add, so a
 // key that changes value is replaced within the batch.
-func (s *Syncer) writeElements(changes []elemChange) error {
-	del := map[string][]nftables.SetElement{}
-	add := map[string][]nftables.SetElement{}
-	for _, ch := range changes {
-		if ch.del {
-			del[ch.set] = append(del[ch.set], nftables.SetElement{Key: []byte(ch.key)})
-		}
-		if ch.add {
-			add[ch.set] = append(add[ch.set], toElement(ch.key, ch.val))
-		}
+func (s *Syncer) writeElements(changes []elemChange) {
+	bySet := map[string][]int32{}
+	for i, ch := range changes {
+		bySet[ch.set] = append(bySet[ch.set], int32(i))
 	}
-	for _, name := range sortedKeys(del) {
-		elems := del[name]
-		for i := 0; i < len(elems); i += elemChunk {
-			if err := s.conn.SetDeleteElements(s.sets[name], elems[i:min(i+elemChunk, len(elems))]); err != nil {
-				return fmt.Errorf("nft: delete elements of %s: %w", name, err)
+	names := sortedKeys(bySet)
+	for _, name := range names {
+		w := s.b.elements(name, true)
+		for _, i := range bySet[name] {
+			if changes[i].del {
+				w.add(changes[i].key, "")
 			}
 		}
+		w.close()
 	}
-	for _, name := range sortedKeys(add) {
-		if err := s.addElements(s.sets[name], add[name]); err != nil {
-			return err
+	for _, name := range names {
+		w := s.b.elements(name, false)
+		for _, i := range bySet[name] {
+			if ch := &changes[i]; ch.add {
+				w.add(ch.key, ch.val)
+			}
 		}
+		w.close()
 	}
-	return nil
-}
-
-func (s *Syncer) addElements(set *nftables.Set, elems []nftables.SetElement) error {
-	for i := 0; i < len(elems); i += elemChunk {
-		if err := s.conn.SetAddElements(set, elems[i:min(i+elemChunk, len(elems))]); err != nil {
-			return fmt.Errorf("nft: add elements to %s: %w", set.Name, err)
-		}
-	}
-	return nil
 }
 
 func (s *Syncer) affinitySet(a model.AffinitySet) *nftables.Set {
@@ -619,13 +789,14 @@ func (s *Syncer) affinitySet(a model.AffinitySet) *nftables.Set {
 
 // writeRules appends a per-service chain's rules.
 func (s *Syncer) writeRules(ch model.Chain) error {
-	chain := &nftables.Chain{Table: s.table, Name: ch.Name}
 	for _, r := range ch.Rules {
 		exprs, err := s.ruleExprs(r)
 		if err != nil {
 			return fmt.Errorf("nft: chain %s: %w", ch.Name, err)
 		}
-		s.conn.AddRule(&nftables.Rule{Table: s.table, Chain: chain, Exprs: exprs})
+		if err := s.b.addRule(ch.Name, exprs); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -662,11 +833,11 @@ func (s *Syncer) ruleExprs(r model.Rule) ([]expr.Any, error) {
 			&expr.Immediate{Register: reg32_00, Data: binaryutil.NativeEndian.PutUint32(id)},
 			&expr.Numgen{Register: reg32_00 + 1, Modulus: uint32(r.PickOf), Type: unix.NFT_NG_RANDOM})
 		if s.chainGroups[r.Pick] {
-			set := s.sets[shard(mapEndpointChains, id)]
+			set := s.sets[chainMaps[id%chainShards]]
 			e = append(e, &expr.Lookup{SourceRegister: reg32_00, SetName: set.Name, SetID: set.ID, IsDestRegSet: true, DestRegister: 0})
 			break
 		}
-		set := s.sets[shard(mapServiceEndpoints, id)]
+		set := s.sets[endpointMaps[id%endpointShards]]
 		e = append(e,
 			&expr.Lookup{SourceRegister: reg32_00, SetName: set.Name, SetID: set.ID, IsDestRegSet: true, DestRegister: reg32_00},
 			&expr.NAT{Type: expr.NATTypeDestNAT, Family: f.nfproto, RegAddrMin: reg32_00, RegProtoMin: f.nextReg32()})
@@ -682,7 +853,7 @@ func (s *Syncer) ruleExprs(r model.Rule) ([]expr.Any, error) {
 }
 
 func (s *Syncer) countStats() {
-	st := Stats{Chains: len(baseChains) + len(fixedChains), Services: len(s.applied), Elements: s.elems.count()}
+	st := Stats{Chains: len(baseChains) + len(fixedChains), Services: len(s.applied), Elements: s.elems.count}
 	for _, n := range s.baseRules {
 		st.Rules += n
 	}
@@ -695,9 +866,16 @@ func (s *Syncer) countStats() {
 	s.stats = st
 }
 
-// shard names the endpoint map of a group.
-func shard(prefix string, id uint32) string {
-	return prefix + strconv.Itoa(int(id%endpointShards))
+// The endpoint maps of a group are endpointMaps[id%endpointShards] and
+// chainMaps[id%chainShards] (names built once, not per element).
+var endpointMaps, chainMaps = shardNames(mapServiceEndpoints), shardNames(mapEndpointChains)
+
+func shardNames(prefix string) []string {
+	out := make([]string, endpointShards)
+	for i := range out {
+		out[i] = prefix + strconv.Itoa(i)
+	}
+	return out
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -57,6 +57,8 @@ type familyState struct {
 	ct     *conntrack.Flusher
 	cfg    model.Config
 	models map[string]*model.Service
+	// written: the table was written whole once (for logs).
+	written bool
 }
 
 // Proxier keeps the kernel in line with Services and EndpointSlices.
@@ -355,6 +357,17 @@ func (p *Proxier) syncServices(full bool, dirty map[string]bool) error {
 		if err := f.syncer.Sync(changed, full); err != nil {
 			errs = append(errs, err)
 			continue
+		}
+		if full {
+			// A restarted proxy rewrites the table in place, keeping
+			// affinity entries; say so, and say when that failed.
+			if d := f.syncer.LastDrift(); d != "" {
+				p.lg.Warn("nftables table differed from what was programmed; rewrote it",
+					zap.String("family", string(f.fam)), zap.String("drift", d), zap.String("how", f.syncer.LastReplace()))
+			} else if !f.written {
+				p.lg.Info("nftables table written", zap.String("family", string(f.fam)), zap.String("how", f.syncer.LastReplace()))
+			}
+			f.written = true
 		}
 		var filters int
 		for k, nw := range changed {
