@@ -34,12 +34,14 @@ type completed struct {
 	Options    *options.Options
 	RestConfig *rest.Config
 	Client     kubernetes.Interface
-	Logger     *zap.Logger
-	NodeIP     string
-	Taints     []v1.Taint
-	ServeCert  tls.Certificate
-	HealthAddr string
-	APIAddr    string
+	// EventClient records events, with its own rate limits.
+	EventClient kubernetes.Interface
+	Logger      *zap.Logger
+	NodeIP      string
+	Taints      []v1.Taint
+	ServeCert   tls.Certificate
+	HealthAddr  string
+	APIAddr     string
 }
 
 // CompletedConfig can only come from Complete.
@@ -75,6 +77,15 @@ func (c *Config) Complete() (CompletedConfig, error) {
 	if err != nil {
 		return CompletedConfig{}, fmt.Errorf("config: client: %w", err)
 	}
+	erc := rest.CopyConfig(rc)
+	erc.QPS, erc.Burst = o.EventQPS, o.EventBurst
+	if rc.QPS < 0 { // no limits asked for (tests)
+		erc.QPS = rc.QPS
+	}
+	events, err := kubernetes.NewForConfig(erc)
+	if err != nil {
+		return CompletedConfig{}, fmt.Errorf("config: event client: %w", err)
+	}
 	if err := os.MkdirAll(o.RootDir, 0o700); err != nil {
 		return CompletedConfig{}, fmt.Errorf("config: root dir: %w", err)
 	}
@@ -92,7 +103,7 @@ func (c *Config) Complete() (CompletedConfig, error) {
 		return CompletedConfig{}, err
 	}
 	return CompletedConfig{&completed{
-		Options: o, RestConfig: rc, Client: cs, Logger: lg, NodeIP: nodeIP, Taints: taints, ServeCert: cert,
+		Options: o, RestConfig: rc, Client: cs, EventClient: events, Logger: lg, NodeIP: nodeIP, Taints: taints, ServeCert: cert,
 		HealthAddr: net.JoinHostPort(o.HealthzBindAddress, fmt.Sprint(o.HealthzPort)),
 		APIAddr:    net.JoinHostPort(o.Address, fmt.Sprint(o.Port)),
 	}}, nil

@@ -57,8 +57,12 @@ type Options struct {
 
 	KubeAPIQPS   float32
 	KubeAPIBurst int
-	Watch        bus.WatchOptions
-	LogLevel     string
+	// Events have a client and limits of their own, as in Kubernetes, so
+	// that a burst of events never delays status updates.
+	EventQPS   float32
+	EventBurst int
+	Watch      bus.WatchOptions
+	LogLevel   string
 	// Cleanup stops and removes every pod sandbox under RootDir, then exits.
 	Cleanup bool
 }
@@ -84,6 +88,8 @@ func New() *Options {
 		FileCheckFrequency: 20 * time.Second,
 		KubeAPIQPS:         50,
 		KubeAPIBurst:       100,
+		EventQPS:           50,
+		EventBurst:         100,
 		LogLevel:           "info",
 	}
 }
@@ -119,6 +125,8 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.SyncFrequency, "sync-frequency", o.SyncFrequency, "how often the runtime is relisted to notice containers that exited (each pod is also re-synced every 10s)")
 	fs.Float32Var(&o.KubeAPIQPS, "kube-api-qps", o.KubeAPIQPS, "client QPS to the apiserver (negative: no client-side limit)")
 	fs.IntVar(&o.KubeAPIBurst, "kube-api-burst", o.KubeAPIBurst, "client burst to the apiserver")
+	fs.Float32Var(&o.EventQPS, "event-qps", o.EventQPS, "QPS of event creation, on a client of its own (negative: no limit)")
+	fs.IntVar(&o.EventBurst, "event-burst", o.EventBurst, "burst of event creation")
 	fs.BoolVar(&o.Cleanup, "cleanup", o.Cleanup, "stop and remove every container and pod network under --root-dir, then exit (what `drover up` runs when it stops)")
 	o.Watch.AddFlags(fs)
 	fs.StringVar(&o.LogLevel, "log-level", o.LogLevel, "debug, info, warn or error")
@@ -177,6 +185,15 @@ func (o *Options) Validate() []error {
 	for _, t := range o.RegisterWithTaints {
 		if _, err := ParseTaint(t); err != nil {
 			errs = append(errs, err)
+		}
+	}
+	for _, l := range []struct {
+		qps          float32
+		burst        int
+		qpsF, burstF string
+	}{{o.KubeAPIQPS, o.KubeAPIBurst, "--kube-api-qps", "--kube-api-burst"}, {o.EventQPS, o.EventBurst, "--event-qps", "--event-burst"}} {
+		if l.qps > 0 && l.burst < 1 {
+			errs = append(errs, fmt.Errorf("%s must be at least 1 when %s is positive, got %d", l.burstF, l.qpsF, l.burst))
 		}
 	}
 	errs = append(errs, o.Watch.Validate()...)
