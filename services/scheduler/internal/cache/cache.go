@@ -356,7 +356,9 @@ func (c *Cache) UpdateSnapshot(s *Snapshot) {
 			changedAffinity = true
 		}
 		if existed {
+			idx := old.Index
 			*old = *clone
+			old.Index = idx
 		} else {
 			s.nodeInfoMap[node.Name] = clone
 		}

@@ -53,6 +53,9 @@ func (s *Snapshot) rebuildLists(reorder bool) {
 		sort.Slice(s.nodeInfoList, func(i, j int) bool {
 			return s.nodeInfoList[i].Node().Name < s.nodeInfoList[j].Node().Name
 		})
+		for i, ni := range s.nodeInfoList {
+			ni.Index = i
+		}
 	}
 	s.havePodsWithAffinityList = s.havePodsWithAffinityList[:0]
 	s.havePodsWithRequiredAntiAffinityList = s.havePodsWithRequiredAntiAffinityList[:0]

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -181,8 +182,11 @@ type StateData interface {
 
 // CycleState is per-pod scheduling-cycle storage shared by plugins.
 type CycleState struct {
-	mu sync.RWMutex
-	m  map[StateKey]StateData
+	// m is replaced, never changed, on Write: Filter and Score read it
+	// for thousands of nodes in parallel, and a read lock's shared
+	// counter is contended on every one of those reads.
+	m  atomic.Pointer[map[StateKey]StateData]
+	mu sync.Mutex // serialises writers
 	// PodInfo is the pod being scheduled, parsed once by the queue.
 	PodInfo         *PodInfo
 	SkipFilter      map[string]struct{}
@@ -195,31 +199,47 @@ type CycleState struct {
 
 // NewCycleState returns an empty state.
 func NewCycleState() *CycleState {
-	return &CycleState{m: map[StateKey]StateData{}}
+	c := &CycleState{}
+	c.m.Store(&map[StateKey]StateData{})
+	return c
+}
+
+func (c *CycleState) load() map[StateKey]StateData {
+	if m := c.m.Load(); m != nil {
+		return *m
+	}
+	return nil
 }
 
 // Read returns the value or ErrNotFound.
 func (c *CycleState) Read(key StateKey) (StateData, error) {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	if v, ok := c.m[key]; ok {
+	if v, ok := c.load()[key]; ok {
 		return v, nil
 	}
 	return nil, ErrNotFound
 }
 
+// update replaces the map with a changed copy (a cycle writes a few keys).
+func (c *CycleState) update(change func(map[StateKey]StateData)) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	old := c.load()
+	n := make(map[StateKey]StateData, len(old)+1)
+	for k, v := range old {
+		n[k] = v
+	}
+	change(n)
+	c.m.Store(&n)
+}
+
 // Write stores a value.
 func (c *CycleState) Write(key StateKey, v StateData) {
-	c.mu.Lock()
-	c.m[key] = v
-	c.mu.Unlock()
+	c.update(func(m map[StateKey]StateData) { m[key] = v })
 }
 
 // Delete removes a value.
 func (c *CycleState) Delete(key StateKey) {
-	c.mu.Lock()
-	delete(c.m, key)
-	c.mu.Unlock()
+	c.update(func(m map[StateKey]StateData) { delete(m, key) })
 }
 
 // Clone deep-copies every value (preemption dry runs mutate clones).
@@ -227,14 +247,15 @@ func (c *CycleState) Clone() *CycleState {
 	if c == nil {
 		return nil
 	}
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	n := &CycleState{m: make(map[StateKey]StateData, len(c.m)), SkipFilter: c.SkipFilter, SkipScore: c.SkipScore, PodInfo: c.PodInfo, filters: c.filters}
-	for k, v := range c.m {
+	old := c.load()
+	n := &CycleState{SkipFilter: c.SkipFilter, SkipScore: c.SkipScore, PodInfo: c.PodInfo, filters: c.filters}
+	m := make(map[StateKey]StateData, len(old))
+	for k, v := range old {
 		if v != nil {
-			n.m[k] = v.Clone()
+			m[k] = v.Clone()
 		}
 	}
+	n.m.Store(&m)
 	return n
 }
 

@@ -100,8 +100,10 @@ func (s *Status) Plugin() string {
 }
 
 // WithPlugin records the plugin that produced the status.
+// A status already naming the plugin is not written to, so that plugins
+// may return one shared status from parallel Filter calls.
 func (s *Status) WithPlugin(name string) *Status {
-	if s != nil {
+	if s != nil && s.plugin != name {
 		s.plugin = name
 	}
 	return s

@@ -427,6 +427,12 @@ type NodeInfo struct {
 	PVCRefCounts map[string]int
 	// Generation is bumped on every change; snapshots copy changed nodes only.
 	Generation int64
+	// Index is the node's position in its snapshot's List (set by the
+	// snapshot): plugins keep per-node data in slices aligned with List
+	// and find a node's entry without hashing its name or labels. Check
+	// list[Index] == ni before use; copies made for dry runs are not in
+	// the list.
+	Index int
 }
 
 // NewNodeInfo returns an empty NodeInfo holding pods.
@@ -551,6 +557,7 @@ func (n *NodeInfo) Clone() *NodeInfo {
 		ImageStates:      n.ImageStates,
 		PVCRefCounts:     make(map[string]int, len(n.PVCRefCounts)),
 		Generation:       n.Generation,
+		Index:            n.Index,
 	}
 	if len(n.PodsWithAffinity) > 0 {
 		c.PodsWithAffinity = append([]*PodInfo(nil), n.PodsWithAffinity...)

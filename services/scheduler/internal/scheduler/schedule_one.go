@@ -23,6 +23,19 @@ import (
 // ScheduleOne pops one pod and runs a scheduling cycle; binding continues
 // in the background.
 func (s *Scheduler) ScheduleOne(ctx context.Context) {
+	// A binding slot is taken before the pop, so that a pod is never
+	// held popped while the loop waits for one.
+	select {
+	case s.bindingSlots <- struct{}{}:
+	case <-ctx.Done():
+		return
+	}
+	handedOver := false
+	defer func() {
+		if !handedOver {
+			<-s.bindingSlots
+		}
+	}()
 	qi, err := s.Queue.Pop(ctx)
 	if err != nil {
 		return
@@ -88,8 +101,19 @@ func (s *Scheduler) ScheduleOne(ctx context.Context) {
 		return
 	}
 	s.inFlightBindings.Add(1)
+	handedOver = true
+	var once sync.Once
+	release := func() { once.Do(func() { <-s.bindingSlots }) }
+	// A pod held by a Permit plugin may wait long (for other pods to be
+	// scheduled, say): it gives its slot back instead of blocking the loop.
+	if fwk.GetWaitingPod(string(assumed.UID)) != nil {
+		release()
+	}
 	go func() {
-		defer s.inFlightBindings.Add(-1)
+		defer func() {
+			s.inFlightBindings.Add(-1)
+			release()
+		}()
 		s.bindingCycle(ctx, fwk, state, qi, assumed, host, start, cycle)
 	}()
 }
@@ -231,20 +255,19 @@ func (s *Scheduler) findNodesThatPassFilters(ctx context.Context, fwk *framework
 		s.feasibleBuf = make([]*framework.NodeInfo, want)
 	}
 	feasible := s.feasibleBuf[:want]
-	type rejection struct {
-		idx int
-		st  *framework.Status
+	// Rejections land in their node's slot: no lock per rejected node.
+	if cap(s.rejectedBuf) < n {
+		s.rejectedBuf = make([]*framework.Status, n)
 	}
-	var mu sync.Mutex
-	var rejections []rejection
+	rejected := s.rejectedBuf[:n]
+	clear(rejected)
 	var found atomic.Int32
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var errOnce sync.Once
 	var firstErr error
 	fwk.Parallelizer().Until(ctx, n, func(i int) {
-		idx := (start + i) % n
-		ni := nodes[idx]
+		ni := nodes[(start+i)%n]
 		st := fwk.RunFilterPluginsWithNominatedPods(ctx, state, pod, ni)
 		switch {
 		case st.IsSuccess():
@@ -256,9 +279,7 @@ func (s *Scheduler) findNodesThatPassFilters(ctx context.Context, fwk *framework
 			}
 			feasible[k-1] = ni
 		case st.IsRejected():
-			mu.Lock()
-			rejections = append(rejections, rejection{idx, st})
-			mu.Unlock()
+			rejected[i] = st
 		default:
 			errOnce.Do(func() { firstErr = st.AsError() })
 			cancel()
@@ -267,13 +288,26 @@ func (s *Scheduler) findNodesThatPassFilters(ctx context.Context, fwk *framework
 	if firstErr != nil {
 		return nil, firstErr
 	}
-	processed := int(found.Load()) + len(rejections)
-	s.nextStartNodeIndex = (start + processed) % n
-	for _, r := range rejections {
-		diagnosis.NodeToStatus[nodes[r.idx].Node().Name] = r.st
-		diagnosis.UnschedulablePlugins[r.st.Plugin()] = struct{}{}
+	nfound := int(found.Load())
+	processed := nfound
+	for _, st := range rejected {
+		if st != nil {
+			processed++
+		}
 	}
-	return feasible[:found.Load()], nil
+	s.nextStartNodeIndex = (start + processed) % n
+	if nfound > 0 {
+		// The diagnosis only explains failures: with a feasible node it
+		// is never read, and filling it costs a map entry per rejection.
+		return feasible[:nfound], nil
+	}
+	for i, st := range rejected {
+		if st != nil {
+			diagnosis.NodeToStatus[nodes[(start+i)%n].Node().Name] = st
+			diagnosis.UnschedulablePlugins[st.Plugin()] = struct{}{}
+		}
+	}
+	return nil, nil
 }
 
 // handleFailure requeues the pod, records the event and the PodScheduled

@@ -56,10 +56,20 @@ type Scheduler struct {
 	nextStartNodeIndex       int
 	// feasibleBuf is reused by every cycle (cycles run one at a time).
 	feasibleBuf []*framework.NodeInfo
+	rejectedBuf []*framework.Status
 	broadcaster record.EventBroadcaster
 	// inFlightBindings counts binding goroutines (tests, shutdown).
 	inFlightBindings atomic.Int64
+	// bindingSlots bounds the binding goroutines: when the apiserver is
+	// slower than the scheduling loop, thousands of them (each with its
+	// stack and request buffers) would otherwise pile up and set the
+	// process's peak memory; the loop waits instead.
+	bindingSlots chan struct{}
 }
+
+// maxInFlightBindings is enough for thousands of bindings per second at
+// the apiserver's usual latency.
+const maxInFlightBindings = 256
 
 // Options configure New.
 type Options struct {
@@ -98,6 +108,7 @@ func New(o Options) (*Scheduler, error) {
 		recorders:                map[string]record.EventRecorder{},
 		metrics:                  o.Metrics,
 		percentageOfNodesToScore: *o.Config.PercentageOfNodesToScore,
+		bindingSlots:             make(chan struct{}, maxInFlightBindings),
 	}
 	s.broadcaster = record.NewBroadcaster()
 	for i := range o.Config.Profiles {

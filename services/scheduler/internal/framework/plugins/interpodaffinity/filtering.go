@@ -8,6 +8,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 
 	"drover.dev/scheduler/internal/framework"
+	"drover.dev/scheduler/internal/framework/plugins/helper"
 )
 
 const preFilterKey framework.StateKey = "PreFilter" + Name
@@ -40,6 +41,11 @@ type preFilterState struct {
 	affinity counts
 	anti     counts
 	nsLabels labels.Set
+	// affViews and antiViews, when set (counts kept across cycles), give
+	// a node's count per required term by the node's index, without label
+	// or map lookups. AddPod/RemovePod change the maps only, so they drop
+	// the views; clones have none.
+	affViews, antiViews []helper.View
 }
 
 func (s *preFilterState) Clone() framework.StateData {
@@ -158,6 +164,7 @@ func (pl *InterPodAffinity) update(state *framework.CycleState, pod *v1.Pod, oth
 		return nil
 	}
 	s := d.(*preFilterState)
+	s.affViews, s.antiViews = nil, nil
 	node := ni.Node()
 	if node == nil {
 		return nil
@@ -191,6 +198,12 @@ func (pl *InterPodAffinity) Filter(_ context.Context, state *framework.CycleStat
 	}
 	s := d.(*preFilterState)
 	node := ni.Node()
+	if s.affViews != nil || s.antiViews != nil {
+		if st := s.filterByViews(ni); !st.IsSuccess() {
+			return st
+		}
+		return s.filterExistingAnti(node)
+	}
 	if st := satisfyAffinity(s, node); !st.IsSuccess() {
 		return st
 	}
@@ -200,11 +213,44 @@ func (pl *InterPodAffinity) Filter(_ context.Context, state *framework.CycleStat
 			return framework.NewStatus(framework.Unschedulable, ErrReasonAntiAffinityRulesNotMatch)
 		}
 	}
+	return s.filterExistingAnti(node)
+}
+
+func (s *preFilterState) filterExistingAnti(node *v1.Node) *framework.Status {
 	if len(s.existingAnti) > 0 {
 		for k, v := range node.Labels {
 			if s.existingAnti[topologyPair{k, v}] > 0 {
 				return framework.NewStatus(framework.Unschedulable, ErrReasonExistingAntiAffinityRulesNotMatch)
 			}
+		}
+	}
+	return nil
+}
+
+// filterByViews is Filter's check of the pod's own terms, by node index.
+// The maps add up the counts of anti-affinity terms sharing a topology
+// key; since any positive count rejects, checking each term's own count
+// gives the same verdict.
+func (s *preFilterState) filterByViews(ni *framework.NodeInfo) *framework.Status {
+	terms := s.podInfo.RequiredAffinityTerms
+	if len(terms) > 0 {
+		exist := true
+		for i := range terms {
+			n, ok := s.affViews[i].NodeTotal(ni)
+			if !ok {
+				return framework.NewStatus(framework.UnschedulableAndUnresolvable, ErrReasonAffinityRulesNotMatch)
+			}
+			if n <= 0 {
+				exist = false
+			}
+		}
+		if !exist && (len(s.affinity) != 0 || !termsMatch(terms, s.podInfo.Pod, s.nsLabels)) {
+			return framework.NewStatus(framework.UnschedulableAndUnresolvable, ErrReasonAffinityRulesNotMatch)
+		}
+	}
+	for i := range s.podInfo.RequiredAntiAffinityTerms {
+		if n, _ := s.antiViews[i].NodeTotal(ni); n > 0 {
+			return framework.NewStatus(framework.Unschedulable, ErrReasonAntiAffinityRulesNotMatch)
 		}
 	}
 	return nil
@@ -247,7 +293,7 @@ func (pl *InterPodAffinity) cachedOwnCounts(pi *framework.PodInfo, nodes []*fram
 		for i := range terms {
 			t := &terms[i]
 			var mc framework.MatchCache
-			totals := pl.counts.Totals("all:"+all+"@"+t.TopologyKey, t.TopologyKey, nodes, func(ni *framework.NodeInfo) (int64, bool) {
+			view := pl.counts.View("all:"+all+"@"+t.TopologyKey, t.TopologyKey, nodes, func(ni *framework.NodeInfo) (int64, bool) {
 				var n int64
 				for _, p := range ni.Pods {
 					if mc.Matches(p.Pod, func() bool { return termsMatch(terms, p.Pod, nil) }) {
@@ -256,7 +302,8 @@ func (pl *InterPodAffinity) cachedOwnCounts(pi *framework.PodInfo, nodes []*fram
 				}
 				return n, true
 			})
-			for d, n := range totals {
+			s.affViews = append(s.affViews, view)
+			for d, n := range view.Totals {
 				if n != 0 {
 					s.affinity[topologyPair{t.TopologyKey, d}] += n
 				}
@@ -266,7 +313,7 @@ func (pl *InterPodAffinity) cachedOwnCounts(pi *framework.PodInfo, nodes []*fram
 	for i := range pi.RequiredAntiAffinityTerms {
 		t := &pi.RequiredAntiAffinityTerms[i]
 		var mc framework.MatchCache
-		totals := pl.counts.Totals(t.Key, t.TopologyKey, nodes, func(ni *framework.NodeInfo) (int64, bool) {
+		view := pl.counts.View(t.Key, t.TopologyKey, nodes, func(ni *framework.NodeInfo) (int64, bool) {
 			var n int64
 			for _, p := range ni.Pods {
 				if mc.Matches(p.Pod, func() bool { return t.Matches(p.Pod, nil) }) {
@@ -275,7 +322,8 @@ func (pl *InterPodAffinity) cachedOwnCounts(pi *framework.PodInfo, nodes []*fram
 			}
 			return n, true
 		})
-		for d, n := range totals {
+		s.antiViews = append(s.antiViews, view)
+		for d, n := range view.Totals {
 			if n != 0 {
 				s.anti[topologyPair{t.TopologyKey, d}] += n
 			}

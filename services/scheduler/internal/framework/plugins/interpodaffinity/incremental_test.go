@@ -67,6 +67,12 @@ func TestScoresKeptAcrossCycles(t *testing.T) {
 				term(v1.LabelTopologyZone, "tier", "web"), term(v1.LabelHostname, "app", "api"),
 			}}}
 		}),
+		// Anti-affinity terms sharing a topology key add up per domain.
+		pt.Pod("antis", "", "", "", pt.Labels("app", "cache"), func(p *v1.Pod) {
+			p.Spec.Affinity = &v1.Affinity{PodAntiAffinity: &v1.PodAntiAffinity{RequiredDuringSchedulingIgnoredDuringExecution: []v1.PodAffinityTerm{
+				term(v1.LabelHostname, "app", "db"), term(v1.LabelTopologyZone, "app", "api"), term(v1.LabelHostname, "tier", "web"),
+			}}}
+		}),
 	}
 	for step := range 120 {
 		switch r := rng.IntN(10); {

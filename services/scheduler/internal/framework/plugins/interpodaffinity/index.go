@@ -7,6 +7,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 
 	"drover.dev/scheduler/internal/framework"
+	"drover.dev/scheduler/internal/framework/plugins/helper"
 )
 
 // existingTerms indexes, across cycles, the affinity terms of the pods
@@ -20,6 +21,9 @@ type existingTerms struct {
 	hard  int64
 	nodes []indexedNode
 	terms map[string]*indexedTerm
+	// counts holds, for the terms that select incoming pods, the same
+	// weights per node, so that Score reads a node's weight by its index.
+	counts *helper.DomainCounts
 }
 
 type indexedTerm struct {
@@ -41,8 +45,11 @@ type indexedNode struct {
 	contribs []contribution
 }
 
+// maxTermViews is how many existing terms get per-node counters.
+const maxTermViews = 32
+
 func newExistingTerms(hard int32) *existingTerms {
-	return &existingTerms{hard: int64(hard), terms: map[string]*indexedTerm{}}
+	return &existingTerms{hard: int64(hard), terms: map[string]*indexedTerm{}, counts: helper.NewDomainCounts(2 * maxTermViews)}
 }
 
 // layers updates the index from nodes and appends the weights of the
@@ -51,12 +58,48 @@ func (x *existingTerms) layers(out []layer, nodes []*framework.NodeInfo, pod *v1
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	x.update(nodes)
+	views := 0
 	for _, it := range x.terms {
 		if len(it.weights) > 0 && it.term.Matches(pod, podNS) {
-			out = append(out, layer{key: it.term.TopologyKey, w: 1, m: it.weights})
+			if views >= maxTermViews {
+				// More matching terms than counters: the rest are read
+				// by label (a counter per term would be evicted and
+				// rebuilt every cycle).
+				out = append(out, layer{key: it.term.TopologyKey, w: 1, m: it.weights})
+				continue
+			}
+			views++
+			key := it.term.Key
+			view := x.counts.View(key, it.term.TopologyKey, nodes, func(ni *framework.NodeInfo) (int64, bool) {
+				return x.nodeWeight(ni, key), true
+			})
+			out = append(out, layer{key: it.term.TopologyKey, w: 1, m: view.Totals, view: &view})
 		}
 	}
 	return out
+}
+
+// nodeWeight sums the weights of the terms keyed key of a node's pods.
+func (x *existingTerms) nodeWeight(ni *framework.NodeInfo, key string) int64 {
+	var w int64
+	for _, p := range ni.PodsWithAffinity {
+		for j := range p.RequiredAffinityTerms {
+			if p.RequiredAffinityTerms[j].Key == key {
+				w += x.hard
+			}
+		}
+		for j := range p.PreferredAffinityTerms {
+			if p.PreferredAffinityTerms[j].Key == key {
+				w += int64(p.PreferredAffinityTerms[j].Weight)
+			}
+		}
+		for j := range p.PreferredAntiAffinityTerms {
+			if p.PreferredAntiAffinityTerms[j].Key == key {
+				w -= int64(p.PreferredAntiAffinityTerms[j].Weight)
+			}
+		}
+	}
+	return w
 }
 
 func (x *existingTerms) update(nodes []*framework.NodeInfo) {

@@ -8,6 +8,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 
 	"drover.dev/scheduler/internal/framework"
+	"drover.dev/scheduler/internal/framework/plugins/helper"
 )
 
 const preScoreKey framework.StateKey = "PreScore" + Name
@@ -51,6 +52,9 @@ type layer struct {
 	key string
 	w   int64
 	m   map[string]int64
+	// view, when set, reads a node's weight without label or map
+	// lookups (m is then view.Totals).
+	view *helper.View
 }
 
 // preScoreState sums layers: counts kept across cycles are used in place
@@ -183,7 +187,10 @@ func (pl *InterPodAffinity) Score(_ context.Context, state *framework.CycleState
 	labels := ni.Node().Labels
 	for i := range s.layers {
 		l := &s.layers[i]
-		if v, ok := labels[l.key]; ok {
+		if l.view != nil {
+			n, _ := l.view.NodeTotal(ni)
+			score += l.w * n
+		} else if v, ok := labels[l.key]; ok {
 			score += l.w * l.m[v]
 		}
 	}
@@ -220,7 +227,7 @@ func (pl *InterPodAffinity) cachedPreScore(pod *v1.Pod, pi *framework.PodInfo, p
 	var layers []layer
 	own := func(t *framework.AffinityTerm, w int64) {
 		var mc framework.MatchCache
-		totals := pl.counts.Totals(t.Key, t.TopologyKey, nodes, func(ni *framework.NodeInfo) (int64, bool) {
+		view := pl.counts.View(t.Key, t.TopologyKey, nodes, func(ni *framework.NodeInfo) (int64, bool) {
 			var n int64
 			for _, p := range ni.Pods {
 				if mc.Matches(p.Pod, func() bool { return t.Matches(p.Pod, nil) }) {
@@ -229,8 +236,8 @@ func (pl *InterPodAffinity) cachedPreScore(pod *v1.Pod, pi *framework.PodInfo, p
 			}
 			return n, true
 		})
-		if len(totals) > 0 {
-			layers = append(layers, layer{key: t.TopologyKey, w: w, m: totals})
+		if len(view.Totals) > 0 {
+			layers = append(layers, layer{key: t.TopologyKey, w: w, m: view.Totals, view: &view})
 		}
 	}
 	for j := range pi.PreferredAffinityTerms {

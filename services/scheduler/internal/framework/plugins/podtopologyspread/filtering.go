@@ -10,6 +10,7 @@ import (
 	"k8s.io/component-helpers/scheduling/corev1/nodeaffinity"
 
 	"drover.dev/scheduler/internal/framework"
+	"drover.dev/scheduler/internal/framework/plugins/helper"
 )
 
 const preFilterKey framework.StateKey = "PreFilter" + Name
@@ -22,6 +23,10 @@ type preFilterState struct {
 	min         []int
 	// self is 1 where the incoming pod matches the constraint's selector.
 	self []int
+	// views, when set, give each node's domain count without a label or
+	// map lookup (counts kept across cycles). AddPod/RemovePod change
+	// counts only, so they drop the views; clones have none.
+	views []helper.View
 }
 
 func (s *preFilterState) Clone() framework.StateData {
@@ -147,6 +152,7 @@ func (pl *PodTopologySpread) update(state *framework.CycleState, pod *v1.Pod, pi
 		return nil
 	}
 	s := d.(*preFilterState)
+	s.views = nil
 	node := ni.Node()
 	if node == nil || !nodeHasKeys(node, s.constraints) || pi.Pod.Namespace != pod.Namespace {
 		return nil
@@ -180,20 +186,39 @@ func (pl *PodTopologySpread) Filter(_ context.Context, state *framework.CycleSta
 		return framework.AsStatus(err)
 	}
 	s := d.(*preFilterState)
+	if s.views != nil {
+		for i := range s.constraints {
+			n, ok := s.views[i].NodeTotal(ni)
+			if !ok {
+				return statusLabelNotMatch
+			}
+			if int(n)+s.self[i]-s.min[i] > int(s.constraints[i].MaxSkew) {
+				return statusConstraintsNotMatch
+			}
+		}
+		return nil
+	}
 	node := ni.Node()
 	for i := range s.constraints {
 		c := &s.constraints[i]
 		val, ok := node.Labels[c.TopologyKey]
 		if !ok {
-			return framework.NewStatus(framework.UnschedulableAndUnresolvable, ErrReasonNodeLabelNotMatch)
+			return statusLabelNotMatch
 		}
 		skew := s.counts[i][val] + s.self[i] - s.min[i]
 		if skew > int(c.MaxSkew) {
-			return framework.NewStatus(framework.Unschedulable, ErrReasonConstraintsNotMatch)
+			return statusConstraintsNotMatch
 		}
 	}
 	return nil
 }
+
+// Filter's rejections are shared (statuses are not changed once made):
+// most nodes are rejected in a tightly spread cluster.
+var (
+	statusLabelNotMatch       = framework.NewStatus(framework.UnschedulableAndUnresolvable, ErrReasonNodeLabelNotMatch).WithPlugin(Name)
+	statusConstraintsNotMatch = framework.NewStatus(framework.Unschedulable, ErrReasonConstraintsNotMatch).WithPlugin(Name)
+)
 
 // countsCacheable reports whether every node counts for every constraint
 // whatever the pod (no node affinity or taints to honour), so that the
@@ -223,14 +248,15 @@ func (pl *PodTopologySpread) cachedCounts(pod *v1.Pod, cs []constraint, nodes []
 		c := &cs[i]
 		key := pod.Namespace + "|" + framework.SelectorKey(c.Selector) + "|" + c.TopologyKey + "|" + allKeys
 		var mc framework.MatchCache
-		totals := pl.counts.Totals(key, c.TopologyKey, nodes, func(ni *framework.NodeInfo) (int64, bool) {
+		view := pl.counts.View(key, c.TopologyKey, nodes, func(ni *framework.NodeInfo) (int64, bool) {
 			if !nodeHasKeys(ni.Node(), cs) {
 				return 0, false
 			}
 			return int64(countMatching(ni.Pods, c.Selector, pod.Namespace, &mc)), true
 		})
-		m := make(map[string]int, len(totals))
-		for d, n := range totals {
+		s.views = append(s.views, view)
+		m := make(map[string]int, len(view.Totals))
+		for d, n := range view.Totals {
 			m[d] = int(n)
 		}
 		s.counts[i] = m

@@ -2,21 +2,24 @@
 // PersistentVolume node affinity restricts the nodes, WaitForFirstConsumer
 // claims are matched to an available PV on the node (or to a storage
 // class whose allowed topologies include it), and the choice is written
-// back before binding (PV claimRef for static volumes, the selected-node
-// annotation on the claim for dynamic provisioning).
+// before the pod is bound.
 //
-// Unlike kube-scheduler, PreBind does not then wait for the PV controller
-// to finish the binding (claim Bound, provisioned PV created): drover has
-// no PV controller yet, so waiting would hold every such pod until the
-// timeout. The pod is bound right after the writes; a PV controller or
-// provisioner acting on claimRef / selected-node completes the claim.
+// For a static PV the plugin binds both sides itself, as Kubernetes' PV
+// controller would (drover has none): the PV's claimRef and phase Bound,
+// the claim's volumeName, bind-completed annotation and phase Bound. For
+// dynamic provisioning it annotates the claim with the selected node and,
+// as kube-scheduler does, waits (bindTimeoutSeconds) until a provisioner
+// has bound the claim; a provisioner that gives up removes the annotation
+// and the pod is scheduled again.
 package volumebinding
 
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	v1 "k8s.io/api/core/v1"
 	storagev1 "k8s.io/api/storage/v1"
@@ -41,8 +44,20 @@ const (
 	ErrReasonUnboundImmediate = "pod has unbound immediate PersistentVolumeClaims"
 	// AnnSelectedNode tells a dynamic provisioner where the consumer runs.
 	AnnSelectedNode = "volume.kubernetes.io/selected-node"
-	noProvisioner   = "kubernetes.io/no-provisioner"
+	// AnnBindCompleted marks a claim whose binding is complete.
+	AnnBindCompleted = "pv.kubernetes.io/bind-completed"
+	// AnnBoundByController marks a binding not asked for by the user.
+	AnnBoundByController = "pv.kubernetes.io/bound-by-controller"
+	noProvisioner        = "kubernetes.io/no-provisioner"
+	// DefaultBindTimeoutSeconds is kube-scheduler's default.
+	DefaultBindTimeoutSeconds = 600
 )
+
+// Args are VolumeBindingArgs.
+type Args struct {
+	// BindTimeoutSeconds bounds PreBind's wait for a provisioner.
+	BindTimeoutSeconds *int64 `json:"bindTimeoutSeconds,omitempty"`
+}
 
 // VolumeBinding is the plugin.
 type VolumeBinding struct {
@@ -51,9 +66,13 @@ type VolumeBinding struct {
 	pvs     corelisters.PersistentVolumeLister
 	classes storagelisters.StorageClassLister
 
+	bindTimeout time.Duration
+	// pollInterval is how often PreBind looks at the claims it waits for.
+	pollInterval time.Duration
+
 	mu sync.Mutex
 	// assumed maps a PV chosen in Reserve to its claim ("ns/name") until
-	// the binding is observed or undone.
+	// the informer shows the PV claimed, or the choice is undone.
 	assumed map[string]string
 }
 
@@ -66,8 +85,19 @@ var (
 )
 
 // New builds the plugin.
-func New(_ json.RawMessage, h framework.Handle) (framework.Plugin, error) {
-	pl := &VolumeBinding{h: h, assumed: map[string]string{}}
+func New(raw json.RawMessage, h framework.Handle) (framework.Plugin, error) {
+	var args Args
+	if err := framework.DecodeArgs(raw, &args); err != nil {
+		return nil, err
+	}
+	timeout := int64(DefaultBindTimeoutSeconds)
+	if args.BindTimeoutSeconds != nil {
+		if *args.BindTimeoutSeconds <= 0 {
+			return nil, fmt.Errorf("volumebinding: bindTimeoutSeconds must be positive, not %d", *args.BindTimeoutSeconds)
+		}
+		timeout = *args.BindTimeoutSeconds
+	}
+	pl := &VolumeBinding{h: h, assumed: map[string]string{}, bindTimeout: time.Duration(timeout) * time.Second, pollInterval: 100 * time.Millisecond}
 	if f := h.SharedInformerFactory(); f != nil {
 		pl.pvcs = f.Core().V1().PersistentVolumeClaims().Lister()
 		pl.pvs = f.Core().V1().PersistentVolumes().Lister()
@@ -194,13 +224,21 @@ func (pl *VolumeBinding) findPV(c claimToBind, node *v1.Node, taken map[string]b
 		if pv.Spec.StorageClassName != c.class.Name || taken[pv.Name] || pv.DeletionTimestamp != nil {
 			continue
 		}
-		if ref := pv.Spec.ClaimRef; ref != nil && (ref.Namespace != c.pvc.Namespace || ref.Name != c.pvc.Name) {
-			continue
+		if ref := pv.Spec.ClaimRef; ref != nil {
+			// The informer shows the PV claimed: the assumption, if any,
+			// is no longer needed.
+			delete(pl.assumed, pv.Name)
+			if ref.Namespace != c.pvc.Namespace || ref.Name != c.pvc.Name || (ref.UID != "" && ref.UID != c.pvc.UID) {
+				continue
+			}
 		}
 		if owner, ok := pl.assumed[pv.Name]; ok && owner != claimKey(c.pvc) {
 			continue
 		}
-		if pv.Status.Phase != "" && pv.Status.Phase != v1.VolumeAvailable && pv.Spec.ClaimRef == nil {
+		// Pending as well as Available: the apiserver creates PVs Pending
+		// and, without a PV controller, nothing moves them on. Released
+		// and Failed volumes are not reused.
+		if ph := pv.Status.Phase; pv.Spec.ClaimRef == nil && ph != "" && ph != v1.VolumePending && ph != v1.VolumeAvailable {
 			continue
 		}
 		capacity := pv.Spec.Capacity[v1.ResourceStorage]
@@ -357,41 +395,157 @@ func (pl *VolumeBinding) Unreserve(_ context.Context, cs *framework.CycleState, 
 	pl.mu.Unlock()
 }
 
-// PreBind writes the choice: claimRef on a static PV, or the selected-node
-// annotation on a claim to be provisioned.
+// PreBind writes the choice: both sides of a static binding, or the
+// selected-node annotation on a claim to be provisioned, then waits for
+// the provisioned claims to be bound.
 func (pl *VolumeBinding) PreBind(ctx context.Context, cs *framework.CycleState, _ *v1.Pod, nodeName string) *framework.Status {
 	d, err := cs.Read(stateKey)
 	if err != nil {
 		return nil
 	}
-	client := pl.h.ClientSet()
+	var provisioned []*v1.PersistentVolumeClaim
 	for pvc, pv := range d.(*state).chosen {
 		if pv != nil {
-			if pv.Spec.ClaimRef != nil {
-				continue
-			}
-			upd := pv.DeepCopy()
-			upd.Spec.ClaimRef = &v1.ObjectReference{Kind: "PersistentVolumeClaim", APIVersion: "v1", Namespace: pvc.Namespace, Name: pvc.Name, UID: pvc.UID, ResourceVersion: pvc.ResourceVersion}
-			if upd.Annotations == nil {
-				upd.Annotations = map[string]string{}
-			}
-			upd.Annotations["pv.kubernetes.io/bound-by-controller"] = "yes"
-			if _, err := client.CoreV1().PersistentVolumes().Update(ctx, upd, metav1.UpdateOptions{}); err != nil {
-				return framework.AsStatus(fmt.Errorf("volumebinding: bind pv %s: %w", pv.Name, err))
+			if err := pl.bindStatic(ctx, pvc, pv); err != nil {
+				return framework.AsStatus(err)
 			}
 			continue
 		}
-		if pvc.Annotations[AnnSelectedNode] == nodeName {
-			continue
+		if err := pl.selectNode(ctx, pvc, nodeName); err != nil {
+			return framework.AsStatus(err)
 		}
+		// pvc is the claim as it was before the annotation: the informer
+		// showing that version means it has not seen the write yet.
+		provisioned = append(provisioned, pvc)
+	}
+	if len(provisioned) == 0 {
+		return nil
+	}
+	return pl.waitProvisioned(ctx, provisioned, nodeName)
+}
+
+// bindStatic binds claim and PV as the PV controller would: PV first (the
+// claimRef is what reserves it against other claims), then the claim.
+func (pl *VolumeBinding) bindStatic(ctx context.Context, pvc *v1.PersistentVolumeClaim, pv *v1.PersistentVolume) error {
+	client := pl.h.ClientSet()
+	ref := pv.Spec.ClaimRef
+	if ref == nil || ref.UID != pvc.UID {
+		upd := pv.DeepCopy()
+		upd.Spec.ClaimRef = &v1.ObjectReference{Kind: "PersistentVolumeClaim", APIVersion: "v1", Namespace: pvc.Namespace, Name: pvc.Name, UID: pvc.UID, ResourceVersion: pvc.ResourceVersion}
+		metav1.SetMetaDataAnnotation(&upd.ObjectMeta, AnnBoundByController, "yes")
+		var err error
+		if pv, err = client.CoreV1().PersistentVolumes().Update(ctx, upd, metav1.UpdateOptions{}); err != nil {
+			return fmt.Errorf("volumebinding: bind pv %s: %w", upd.Name, err)
+		}
+	}
+	if pv.Status.Phase != v1.VolumeBound {
+		upd := pv.DeepCopy()
+		upd.Status.Phase = v1.VolumeBound
+		if _, err := client.CoreV1().PersistentVolumes().UpdateStatus(ctx, upd, metav1.UpdateOptions{}); err != nil {
+			return fmt.Errorf("volumebinding: pv %s status: %w", pv.Name, err)
+		}
+	}
+	claim := pvc
+	if pvc.Spec.VolumeName != pv.Name || !metav1.HasAnnotation(pvc.ObjectMeta, AnnBindCompleted) {
 		upd := pvc.DeepCopy()
-		if upd.Annotations == nil {
-			upd.Annotations = map[string]string{}
+		upd.Spec.VolumeName = pv.Name
+		metav1.SetMetaDataAnnotation(&upd.ObjectMeta, AnnBindCompleted, "yes")
+		metav1.SetMetaDataAnnotation(&upd.ObjectMeta, AnnBoundByController, "yes")
+		var err error
+		if claim, err = client.CoreV1().PersistentVolumeClaims(pvc.Namespace).Update(ctx, upd, metav1.UpdateOptions{}); err != nil {
+			return fmt.Errorf("volumebinding: bind claim %s: %w", claimKey(pvc), err)
 		}
-		upd.Annotations[AnnSelectedNode] = nodeName
-		if _, err := client.CoreV1().PersistentVolumeClaims(pvc.Namespace).Update(ctx, upd, metav1.UpdateOptions{}); err != nil {
-			return framework.AsStatus(fmt.Errorf("volumebinding: annotate claim %s: %w", claimKey(pvc), err))
+	}
+	if claim.Status.Phase != v1.ClaimBound {
+		upd := claim.DeepCopy()
+		upd.Status.Phase = v1.ClaimBound
+		upd.Status.AccessModes = pv.Spec.AccessModes
+		upd.Status.Capacity = pv.Spec.Capacity
+		if _, err := client.CoreV1().PersistentVolumeClaims(pvc.Namespace).UpdateStatus(ctx, upd, metav1.UpdateOptions{}); err != nil {
+			return fmt.Errorf("volumebinding: claim %s status: %w", claimKey(pvc), err)
 		}
 	}
 	return nil
+}
+
+// selectNode asks for a volume to be provisioned for the node.
+func (pl *VolumeBinding) selectNode(ctx context.Context, pvc *v1.PersistentVolumeClaim, nodeName string) error {
+	if pvc.Annotations[AnnSelectedNode] == nodeName {
+		return nil
+	}
+	upd := pvc.DeepCopy()
+	metav1.SetMetaDataAnnotation(&upd.ObjectMeta, AnnSelectedNode, nodeName)
+	if _, err := pl.h.ClientSet().CoreV1().PersistentVolumeClaims(pvc.Namespace).Update(ctx, upd, metav1.UpdateOptions{}); err != nil {
+		return fmt.Errorf("volumebinding: annotate claim %s: %w", claimKey(pvc), err)
+	}
+	return nil
+}
+
+// waitProvisioned waits until every claim is bound to a PV that fits the
+// node, as kube-scheduler's binder does. A claim whose selected-node
+// annotation was removed or changed means the provisioner gave up.
+func (pl *VolumeBinding) waitProvisioned(ctx context.Context, claims []*v1.PersistentVolumeClaim, nodeName string) *framework.Status {
+	ctx, cancel := context.WithTimeout(ctx, pl.bindTimeout)
+	defer cancel()
+	tick := time.NewTicker(pl.pollInterval)
+	defer tick.Stop()
+	seen := make([]bool, len(claims))
+	for {
+		done, err := pl.provisioned(claims, seen, nodeName)
+		if err != nil {
+			return framework.AsStatus(err)
+		}
+		if done {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return framework.AsStatus(fmt.Errorf("volumebinding: %w waiting for claims of node %s to be provisioned", ErrBindTimeout, nodeName))
+		case <-tick.C:
+		}
+	}
+}
+
+// ErrBindTimeout is returned when provisioning takes longer than bindTimeoutSeconds.
+var ErrBindTimeout = errors.New("volumebinding: timed out")
+
+// provisioned reports whether every claim is bound. claims are as they
+// were before PreBind annotated them; seen records which annotations the
+// informer has shown, since a missing one means "not seen yet" until then.
+func (pl *VolumeBinding) provisioned(claims []*v1.PersistentVolumeClaim, seen []bool, nodeName string) (bool, error) {
+	node, err := pl.h.SnapshotSharedLister().Get(nodeName)
+	if err != nil {
+		return false, err
+	}
+	for i, c := range claims {
+		pvc, err := pl.pvcs.PersistentVolumeClaims(c.Namespace).Get(c.Name)
+		if err != nil {
+			return false, fmt.Errorf("volumebinding: claim %s: %w", claimKey(c), err)
+		}
+		if pvc.UID != c.UID {
+			return false, fmt.Errorf("volumebinding: claim %s was replaced", claimKey(c))
+		}
+		if pvc.Annotations[AnnSelectedNode] == nodeName {
+			seen[i] = true
+		} else if !seen[i] && (pvc.ResourceVersion == "" || pvc.ResourceVersion == c.ResourceVersion) {
+			return false, nil // our annotation is not in the informer yet
+		}
+		if pvc.Annotations[AnnSelectedNode] != nodeName {
+			return false, fmt.Errorf("volumebinding: provisioning failed for claim %s", claimKey(c))
+		}
+		if pvc.Spec.VolumeName == "" || !metav1.HasAnnotation(pvc.ObjectMeta, AnnBindCompleted) {
+			return false, nil
+		}
+		pv, err := pl.pvs.Get(pvc.Spec.VolumeName)
+		if apierrors.IsNotFound(err) {
+			return false, nil // the informer has not seen it yet
+		}
+		if err != nil {
+			return false, err
+		}
+		if !pvMatchesNode(pv, node.Node()) {
+			return false, fmt.Errorf("volumebinding: pv %s does not fit node %s", pv.Name, nodeName)
+		}
+	}
+	return true, nil
 }

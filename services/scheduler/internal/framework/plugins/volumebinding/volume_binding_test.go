@@ -2,7 +2,10 @@ package volumebinding
 
 import (
 	"context"
+	"encoding/json"
+	"strings"
 	"testing"
+	"time"
 
 	v1 "k8s.io/api/core/v1"
 	storagev1 "k8s.io/api/storage/v1"
@@ -27,6 +30,11 @@ func pvOn(name, node, class, size string) *v1.PersistentVolume {
 		},
 		Status: v1.PersistentVolumeStatus{Phase: v1.VolumeAvailable},
 	}
+}
+
+func withPhase(pv *v1.PersistentVolume, phase v1.PersistentVolumePhase) *v1.PersistentVolume {
+	pv.Status.Phase = phase
+	return pv
 }
 
 func claim(name, class, volume string) *v1.PersistentVolumeClaim {
@@ -75,6 +83,18 @@ func TestFilter(t *testing.T) {
 			map[string]string{"n1": "", "n2": ErrReasonBindConflict},
 		},
 		{
+			"WaitForFirstConsumer: a Pending PV (no PV controller moved it on) is free",
+			[]runtime.Object{local, withPhase(pvOn("pv1", "n1", "local", "5Gi"), v1.VolumePending), claim("c", "local", "")},
+			pt.Pod("p", "", "", "", usesClaim("c")),
+			map[string]string{"n1": "", "n2": ErrReasonBindConflict},
+		},
+		{
+			"WaitForFirstConsumer: a Released PV is not reused",
+			[]runtime.Object{local, withPhase(pvOn("pv1", "n1", "local", "5Gi"), v1.VolumeReleased), claim("c", "local", "")},
+			pt.Pod("p", "", "", "", usesClaim("c")),
+			map[string]string{"n1": ErrReasonBindConflict, "n2": ErrReasonBindConflict},
+		},
+		{
 			"WaitForFirstConsumer: PV too small",
 			[]runtime.Object{local, pvOn("pv1", "n1", "local", "500Mi"), claim("c", "local", "")},
 			pt.Pod("p", "", "", "", usesClaim("c")),
@@ -112,6 +132,9 @@ func TestFilter(t *testing.T) {
 	}
 }
 
+// TestReserveAndPreBindWriteTheChoice: the static claim is bound on both
+// sides; PreBind then waits for the dynamic claim until a provisioner
+// (played by the test) binds it.
 func TestReserveAndPreBindWriteTheChoice(t *testing.T) {
 	nodes := []*v1.Node{pt.Node("n1", "1", "", nil)}
 	objs := []runtime.Object{
@@ -134,15 +157,99 @@ func TestReserveAndPreBindWriteTheChoice(t *testing.T) {
 	if st := env.FW.RunReservePluginsReserve(ctx, state, pod, "n1"); !st.IsSuccess() {
 		t.Fatal(st)
 	}
-	if st := env.FW.RunPreBindPlugins(ctx, state, pod, "n1"); !st.IsSuccess() {
+	done := make(chan *framework.Status, 1)
+	go func() { done <- env.FW.RunPreBindPlugins(ctx, state, pod, "n1") }()
+
+	// The provisioner sees the selected node, creates a PV and binds.
+	var pvc *v1.PersistentVolumeClaim
+	eventually(t, func() bool {
+		pvc, _ = env.Client.CoreV1().PersistentVolumeClaims("default").Get(ctx, "dynamic", metav1.GetOptions{})
+		return pvc.Annotations[AnnSelectedNode] == "n1"
+	})
+	select {
+	case st := <-done:
+		t.Fatalf("PreBind returned %v before the claim was provisioned", st)
+	default:
+	}
+	if _, err := env.Client.CoreV1().PersistentVolumes().Create(ctx, pvOn("pvc-dyn", "n1", "dyn", "1Gi"), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	pvc.Spec.VolumeName = "pvc-dyn"
+	metav1.SetMetaDataAnnotation(&pvc.ObjectMeta, AnnBindCompleted, "yes")
+	if _, err := env.Client.CoreV1().PersistentVolumeClaims("default").Update(ctx, pvc, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case st := <-done:
+		if !st.IsSuccess() {
+			t.Fatal(st)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("PreBind still waiting after the claim was bound")
+	}
+
+	pv, _ := env.Client.CoreV1().PersistentVolumes().Get(ctx, "pv1", metav1.GetOptions{})
+	if pv.Spec.ClaimRef == nil || pv.Spec.ClaimRef.Name != "static" || pv.Status.Phase != v1.VolumeBound {
+		t.Fatalf("pv claimRef %+v phase %s", pv.Spec.ClaimRef, pv.Status.Phase)
+	}
+	static, _ := env.Client.CoreV1().PersistentVolumeClaims("default").Get(ctx, "static", metav1.GetOptions{})
+	if static.Spec.VolumeName != "pv1" || static.Annotations[AnnBindCompleted] != "yes" || static.Status.Phase != v1.ClaimBound {
+		t.Fatalf("static claim volumeName %q annotations %v phase %s", static.Spec.VolumeName, static.Annotations, static.Status.Phase)
+	}
+}
+
+// TestPreBindFailsWhenProvisioningIsAbandoned: a provisioner that removes
+// the selected-node annotation sends the pod back to scheduling.
+func TestPreBindFailsWhenProvisioningIsAbandoned(t *testing.T) {
+	nodes := []*v1.Node{pt.Node("n1", "1", "", nil)}
+	objs := []runtime.Object{class("dyn", "csi.example.com", storagev1.VolumeBindingWaitForFirstConsumer), claim("dynamic", "dyn", "")}
+	env := pt.New(t, []pt.Plugin{{Name: Name, Factory: New, Args: `{"bindTimeoutSeconds": 30}`}}, nil, nodes, objs...)
+	pod := pt.Pod("p", "", "", "", usesClaim("dynamic"))
+	ctx := context.Background()
+	state := framework.NewCycleState()
+	if _, st := env.FW.RunPreFilterPlugins(ctx, state, pod); !st.IsSuccess() {
 		t.Fatal(st)
 	}
-	pv, _ := env.Client.CoreV1().PersistentVolumes().Get(ctx, "pv1", metav1.GetOptions{})
-	if pv.Spec.ClaimRef == nil || pv.Spec.ClaimRef.Name != "static" {
-		t.Fatalf("pv claimRef %+v", pv.Spec.ClaimRef)
+	if st := env.FW.RunReservePluginsReserve(ctx, state, pod, "n1"); !st.IsSuccess() {
+		t.Fatal(st)
 	}
-	pvc, _ := env.Client.CoreV1().PersistentVolumeClaims("default").Get(ctx, "dynamic", metav1.GetOptions{})
-	if pvc.Annotations[AnnSelectedNode] != "n1" {
-		t.Fatalf("annotations %v", pvc.Annotations)
+	done := make(chan *framework.Status, 1)
+	go func() { done <- env.FW.RunPreBindPlugins(ctx, state, pod, "n1") }()
+	var pvc *v1.PersistentVolumeClaim
+	eventually(t, func() bool {
+		pvc, _ = env.Client.CoreV1().PersistentVolumeClaims("default").Get(ctx, "dynamic", metav1.GetOptions{})
+		return pvc.Annotations[AnnSelectedNode] == "n1"
+	})
+	delete(pvc.Annotations, AnnSelectedNode)
+	pvc.ResourceVersion = "2" // the fake clientset keeps versions as given; an apiserver bumps them
+	if _, err := env.Client.CoreV1().PersistentVolumeClaims("default").Update(ctx, pvc, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case st := <-done:
+		if st.IsSuccess() || !strings.Contains(st.Message(), "provisioning failed") {
+			t.Fatalf("PreBind: %v", st)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("PreBind still waiting after the provisioner gave up")
+	}
+}
+
+func TestBindTimeoutArgs(t *testing.T) {
+	for _, args := range []string{`{"bindTimeoutSeconds": 0}`, `{"bindTimeoutSeconds": -3}`, `{"bindTimeout": 3}`} {
+		if _, err := New(json.RawMessage(args), nil); err == nil {
+			t.Errorf("args %s accepted", args)
+		}
+	}
+}
+
+func eventually(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met in 10s")
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
