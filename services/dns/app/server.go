@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"runtime/debug"
 	"sync/atomic"
 	"time"
@@ -42,6 +43,15 @@ func NewCommand() *cobra.Command {
 				return err
 			}
 			defer func() { _ = cc.Logger.Sync() }()
+			if os.Getenv("GOGC") == "" {
+				// The zone is most of the heap and queries allocate
+				// little that lives: a heap that may grow by half between
+				// collections is RSS that a busy server keeps. Measured
+				// with test/bench's load: 25 instead of 50 keeps 2-3 MiB
+				// less after load for about 1 µs more GC CPU per query
+				// (of 20-30 µs).
+				debug.SetGCPercent(o.GCPercent)
+			}
 			return Run(cmd.Context(), cc, nil)
 		},
 	}
@@ -102,7 +112,7 @@ func Run(ctx context.Context, cc config.CompletedConfig, ready func(Listening)) 
 		return err
 	}
 	defer closeBus()
-	w := watcher.New(cc.Client, js, z, zone.PodMode(o.Pods) == zone.PodsVerified)
+	w := watcher.New(cc.Clients, js, z, zone.PodMode(o.Pods) == zone.PodsVerified)
 	w.Start(ctx)
 	defer w.Shutdown()
 	defer cancel() // reflectors stop before Shutdown waits for them
@@ -138,8 +148,9 @@ func Run(ctx context.Context, cc config.CompletedConfig, ready func(Listening)) 
 		return fmt.Errorf("app: informers did not sync")
 	}
 	synced.Store(true)
-	// The first lists leave tens of MB of decoded objects behind; hand
-	// those pages back now rather than over the scavenger's minutes.
+	// The first lists leave their decoded pages and compact lists behind
+	// as garbage; hand that memory back now rather than over the
+	// scavenger's minutes.
 	debug.FreeOSMemory()
 	st := z.Stats()
 	lg.Info("informers synced", zap.Duration("took", time.Since(syncStart)),

@@ -10,10 +10,10 @@ import (
 
 	"github.com/miekg/dns"
 	"go.uber.org/zap"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
 	"drover.dev/dns/app/options"
+	"drover.dev/dns/internal/apiclient"
 	"drover.dev/dns/internal/forward"
 	"drover.dev/libs/component"
 )
@@ -32,7 +32,7 @@ type Config struct {
 
 type completed struct {
 	Options   *options.Options
-	Client    kubernetes.Interface
+	Clients   apiclient.Clients
 	Logger    *zap.Logger
 	Upstreams []string
 }
@@ -67,13 +67,14 @@ func (c *Config) Complete() (CompletedConfig, error) {
 		rc.UserAgent = "drover-dns"
 	}
 	// Protobuf decodes lists of tens of thousands of pods with far less
-	// garbage than JSON.
+	// garbage than JSON, where the apiserver offers it (drover's answers
+	// JSON, which client-go accepts as well).
 	rc.ContentType = "application/vnd.kubernetes.protobuf"
-	cs, err := kubernetes.NewForConfig(rc)
+	cs, err := apiclient.New(rc)
 	if err != nil {
 		return CompletedConfig{}, fmt.Errorf("config: client: %w", err)
 	}
-	return CompletedConfig{&completed{Options: o, Client: cs, Logger: lg, Upstreams: ups}}, nil
+	return CompletedConfig{&completed{Options: o, Clients: cs, Logger: lg, Upstreams: ups}}, nil
 }
 
 // upstreams are --upstream, or the nameservers of --resolv-conf.

@@ -34,7 +34,9 @@ type Options struct {
 	MaxUDPSize       uint16
 	Pods             string
 	LogLevel         string
-	Watch            bus.WatchOptions
+	// GCPercent is the Go heap growth allowed between collections.
+	GCPercent int
+	Watch     bus.WatchOptions
 }
 
 // New returns the defaults.
@@ -54,6 +56,7 @@ func New() *Options {
 		MaxUDPSize:       1232,
 		Pods:             string(zone.PodsVerified),
 		LogLevel:         "info",
+		GCPercent:        25,
 	}
 }
 
@@ -75,6 +78,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.Uint16Var(&o.MaxUDPSize, "max-udp-size", o.MaxUDPSize, "largest EDNS0 UDP response sent (and advertised)")
 	fs.StringVar(&o.Pods, "pods", o.Pods, "pod records a-b-c-d.<ns>.pod.<zone>: verified (a pod with that IP exists in the namespace), insecure (any IP) or disabled")
 	fs.StringVar(&o.LogLevel, "log-level", o.LogLevel, "debug, info, warn or error")
+	fs.IntVar(&o.GCPercent, "gc-percent", o.GCPercent, "Go heap growth between collections in percent (as GOGC, which overrides it when set); lower trades CPU for memory")
 	o.Watch.AddFlags(fs)
 }
 
@@ -114,6 +118,9 @@ func (o *Options) Validate() []error {
 	}
 	if o.KubeAPIQPS > 0 && o.KubeAPIBurst <= 0 {
 		errs = append(errs, fmt.Errorf("--kube-api-burst must be positive when --kube-api-qps is"))
+	}
+	if o.GCPercent < 10 {
+		errs = append(errs, fmt.Errorf("--gc-percent must be at least 10"))
 	}
 	switch o.LogLevel {
 	case "debug", "info", "warn", "error":

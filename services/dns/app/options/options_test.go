@@ -29,6 +29,7 @@ func TestValidate(t *testing.T) {
 		{"tiny udp size", func(o *Options) { o.MaxUDPSize = 100 }, "--max-udp-size"},
 		{"pod mode", func(o *Options) { o.Pods = "sometimes" }, "--pods"},
 		{"log level", func(o *Options) { o.LogLevel = "loud" }, "--log-level"},
+		{"gc percent", func(o *Options) { o.GCPercent = 5 }, "--gc-percent"},
 		{"bus without nats", func(o *Options) { o.Watch.WatchSource = "bus" }, "--nats-url"},
 	}
 	for _, tt := range tests {

@@ -7,6 +7,7 @@ package object
 
 import (
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 
@@ -17,17 +18,18 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
-// Meta is the part of ObjectMeta that client-go's stores need (the key and
-// resource version). It implements metav1.ObjectMetaAccessor, which is what
-// meta.Accessor and so cache key functions look for.
+// Meta is the part of ObjectMeta that client-go's stores need: the key.
+// The resource version is not kept: reflectors read it from the decoded
+// object before trimming. It implements metav1.ObjectMetaAccessor, which is
+// what meta.Accessor and so cache key functions look for.
 type Meta struct {
-	Name, Namespace, ResourceVersion string
+	Name, Namespace string
 }
 
 // GetObjectMeta builds a throw-away ObjectMeta; it is only called when an
 // object is stored or deleted, never on a query.
 func (m *Meta) GetObjectMeta() metav1.Object {
-	return &metav1.ObjectMeta{Name: m.Name, Namespace: m.Namespace, ResourceVersion: m.ResourceVersion}
+	return &metav1.ObjectMeta{Name: m.Name, Namespace: m.Namespace}
 }
 
 // GetObjectKind satisfies runtime.Object; compact objects carry no kind.
@@ -86,7 +88,7 @@ type Pod struct {
 func (p *Pod) DeepCopyObject() runtime.Object { c := *p; return &c }
 
 // Transformer turns API objects into compact ones. It interns namespace
-// names, which repeat across tens of thousands of objects.
+// and port names, which repeat across tens of thousands of objects.
 type Transformer struct {
 	mu      sync.Mutex
 	strings map[string]string
@@ -124,7 +126,7 @@ func (t *Transformer) Transform(obj any) (any, error) {
 }
 
 func (t *Transformer) meta(m *metav1.ObjectMeta) Meta {
-	return Meta{Name: strings.Clone(m.Name), Namespace: t.intern(m.Namespace), ResourceVersion: strings.Clone(m.ResourceVersion)}
+	return Meta{Name: strings.Clone(m.Name), Namespace: t.intern(m.Namespace)}
 }
 
 // Service trims a Service.
@@ -149,7 +151,7 @@ func (t *Transformer) Service(s *corev1.Service) *Service {
 		if p.Name == "" {
 			continue // only named ports have SRV records
 		}
-		out.Ports = append(out.Ports, Port{Name: strings.ToLower(p.Name), Protocol: protocol(p.Protocol), Port: p.Port})
+		out.Ports = append(out.Ports, Port{Name: t.intern(strings.ToLower(p.Name)), Protocol: protocol(p.Protocol), Port: p.Port})
 	}
 	return out
 }
@@ -166,7 +168,7 @@ func (t *Transformer) EndpointSlice(s *discoveryv1.EndpointSlice) *EndpointSlice
 		if p.Protocol != nil {
 			proto = *p.Protocol
 		}
-		out.Ports = append(out.Ports, Port{Name: strings.ToLower(*p.Name), Protocol: protocol(proto), Port: *p.Port})
+		out.Ports = append(out.Ports, Port{Name: t.intern(strings.ToLower(*p.Name)), Protocol: protocol(proto), Port: *p.Port})
 	}
 	if s.AddressType == discoveryv1.AddressTypeFQDN {
 		return out
@@ -178,7 +180,7 @@ func (t *Transformer) EndpointSlice(s *discoveryv1.EndpointSlice) *EndpointSlice
 		}
 		ep := Endpoint{Addrs: addrs, Ready: e.Conditions.Ready == nil || *e.Conditions.Ready}
 		if e.Hostname != nil {
-			ep.Hostname = strings.ToLower(*e.Hostname)
+			ep.Hostname = strings.Clone(strings.ToLower(*e.Hostname))
 		}
 		out.Endpoints = append(out.Endpoints, ep)
 	}
@@ -211,9 +213,32 @@ func parseAddrs(ss []string) []netip.Addr {
 	return out
 }
 
+// protocol is p in lower case; the usual three without an allocation each.
 func protocol(p corev1.Protocol) string {
-	if p == "" {
+	switch p {
+	case "", corev1.ProtocolTCP:
 		return "tcp"
+	case corev1.ProtocolUDP:
+		return "udp"
+	case corev1.ProtocolSCTP:
+		return "sctp"
 	}
 	return strings.ToLower(string(p))
+}
+
+// List is a list of compact objects, as the paging lister returns it to a
+// reflector (which extracts Items and reads the resource version).
+type List struct {
+	metav1.ListMeta
+	Items []runtime.Object
+}
+
+// GetObjectKind satisfies runtime.Object; compact lists carry no kind.
+func (l *List) GetObjectKind() schema.ObjectKind { return schema.EmptyObjectKind }
+
+// DeepCopyObject satisfies runtime.Object; lists are never mutated.
+func (l *List) DeepCopyObject() runtime.Object {
+	c := *l
+	c.Items = slices.Clone(l.Items)
+	return &c
 }

@@ -30,7 +30,35 @@ type Handler struct {
 	ForwardTimeout time.Duration
 }
 
-var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+// Per-query garbage is what makes the heap grow under load, so replies
+// (with their OPT record) and pack buffers are reused.
+var (
+	bufPool   = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+	replyPool = sync.Pool{New: func() any { return new(reply) }}
+)
+
+// reply is a reply message and the storage of its OPT record: packing
+// writes the extended rcode into the OPT, so it cannot be shared.
+type reply struct {
+	dns.Msg
+	opt dns.OPT
+}
+
+// release returns a reply to the pool, keeping its sections' storage
+// unless an unusually large answer grew it.
+func (rp *reply) release() {
+	const keep = 16
+	m := &rp.Msg
+	ans, ns, extra := m.Answer, m.Ns, m.Extra
+	clear(ans)
+	clear(ns)
+	clear(extra)
+	*rp = reply{}
+	if cap(ans) <= keep && cap(ns) <= keep && cap(extra) <= keep {
+		m.Answer, m.Ns, m.Extra = ans[:0], ns[:0], extra[:0]
+	}
+	replyPool.Put(rp)
+}
 
 // transport is a Handler bound to UDP or TCP.
 type transport struct {
@@ -46,20 +74,26 @@ func (h *Handler) serve(w dns.ResponseWriter, r *dns.Msg, udp bool) {
 	if udp {
 		proto = "udp"
 	}
-	m := new(dns.Msg)
+	rp := replyPool.Get().(*reply)
+	defer rp.release()
+	m := &rp.Msg
 	if len(r.Question) != 1 || r.Response {
 		m.SetRcode(r, dns.RcodeFormatError)
-		h.write(w, m, nil, udp, 512, metrics.SourceError, start)
+		h.write(w, rp, m, nil, udp, 512, metrics.SourceError, start)
 		return
 	}
 	q := r.Question[0]
 	h.Metrics.Request(proto, q.Qtype)
 	if r.Opcode != dns.OpcodeQuery {
 		m.SetRcode(r, dns.RcodeNotImplemented)
-		h.write(w, m, nil, udp, 512, metrics.SourceError, start)
+		h.write(w, rp, m, nil, udp, 512, metrics.SourceError, start)
 		return
 	}
-	m.SetReply(r)
+	// SetReply, without allocating a question section: the request's is
+	// the same.
+	m.Id, m.Response, m.Opcode = r.Id, true, r.Opcode
+	m.RecursionDesired, m.CheckingDisabled = r.RecursionDesired, r.CheckingDisabled
+	m.Question = r.Question
 	m.RecursionAvailable = true
 	size := 512
 	do := false
@@ -67,7 +101,7 @@ func (h *Handler) serve(w dns.ResponseWriter, r *dns.Msg, udp bool) {
 	if opt != nil {
 		if opt.Version() != 0 {
 			m.Rcode = dns.RcodeBadVers
-			h.write(w, m, opt, udp, 512, metrics.SourceError, start)
+			h.write(w, rp, m, opt, udp, 512, metrics.SourceError, start)
 			return
 		}
 		size = max(512, min(int(opt.UDPSize()), int(h.MaxUDPSize)))
@@ -75,7 +109,7 @@ func (h *Handler) serve(w dns.ResponseWriter, r *dns.Msg, udp bool) {
 	}
 	if q.Qclass != dns.ClassINET && q.Qclass != dns.ClassANY {
 		m.Rcode = dns.RcodeRefused
-		h.write(w, m, opt, udp, size, metrics.SourceError, start)
+		h.write(w, rp, m, opt, udp, size, metrics.SourceError, start)
 		return
 	}
 	qname := lower(q.Name)
@@ -84,19 +118,19 @@ func (h *Handler) serve(w dns.ResponseWriter, r *dns.Msg, udp bool) {
 			h.Forwarder.ObserveProbe(qname)
 		}
 		m.Rcode = dns.RcodeNameError
-		h.write(w, m, opt, udp, size, metrics.SourceError, start)
+		h.write(w, rp, m, opt, udp, size, metrics.SourceError, start)
 		return
 	}
 	if ours, chase := h.Zone.Lookup(qname, q.Qtype, m); ours {
 		if chase != "" {
 			h.chase(m, chase, q.Qtype, do)
 		}
-		h.write(w, m, opt, udp, size, metrics.SourceZone, start)
+		h.write(w, rp, m, opt, udp, size, metrics.SourceZone, start)
 		return
 	}
 	if h.Forwarder == nil {
 		m.Rcode = dns.RcodeRefused
-		h.write(w, m, opt, udp, size, metrics.SourceError, start)
+		h.write(w, rp, m, opt, udp, size, metrics.SourceError, start)
 		return
 	}
 	if wire := h.Forwarder.Cached(qname, r, do); wire != nil {
@@ -109,13 +143,13 @@ func (h *Handler) serve(w dns.ResponseWriter, r *dns.Msg, udp bool) {
 	if err != nil {
 		h.Logger.Debug("forwarding failed", zap.String("name", q.Name), zap.Error(err))
 		m.Rcode = dns.RcodeServerFailure
-		h.write(w, m, opt, udp, size, metrics.SourceError, start)
+		h.write(w, rp, m, opt, udp, size, metrics.SourceError, start)
 		return
 	}
 	resp.Question = r.Question // the client's spelling
 	resp.Extra = stripOPT(resp.Extra)
 	resp.RecursionAvailable = true
-	h.write(w, resp, opt, udp, size, metrics.SourceForward, start)
+	h.write(w, rp, resp, opt, udp, size, metrics.SourceForward, start)
 }
 
 // chase resolves an ExternalName service's target through the forwarder
@@ -146,13 +180,29 @@ func (h *Handler) chase(m *dns.Msg, target string, qtype uint16, do bool) {
 	}
 }
 
-// write packs m, adds an OPT when the client sent one, truncates to size
-// over UDP and sends it.
-func (h *Handler) write(w dns.ResponseWriter, m *dns.Msg, opt *dns.OPT, udp bool, size int, source string, start time.Time) {
+// write packs m, adds an OPT when the client sent one (stored in rp if
+// set), truncates to size over UDP and sends it.
+func (h *Handler) write(w dns.ResponseWriter, rp *reply, m *dns.Msg, opt *dns.OPT, udp bool, size int, source string, start time.Time) {
 	if opt != nil {
-		m.SetEdns0(h.MaxUDPSize, opt.Do())
+		// rp's OPT storage is free whichever message is sent.
+		var o *dns.OPT
+		if rp != nil {
+			o = &rp.opt
+		} else {
+			o = new(dns.OPT)
+		}
+		*o = dns.OPT{Hdr: dns.RR_Header{Name: ".", Rrtype: dns.TypeOPT}}
+		o.SetUDPSize(h.MaxUDPSize)
+		if opt.Do() {
+			o.SetDo()
+		}
+		m.Extra = append(m.Extra, o)
 	}
-	m.Compress = true
+	// Compression costs a map of names per message: garbage that makes
+	// the collector run more often under load. Answers that fit the
+	// classic 512 bytes without it (almost all) are sent uncompressed.
+	m.Compress = false
+	m.Compress = m.Len() > 512
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
 	out, err := m.PackBuffer((*bp)[:cap(*bp)])
@@ -186,7 +236,7 @@ func (h *Handler) writeCached(w dns.ResponseWriter, wire []byte, opt *dns.OPT, u
 		m := new(dns.Msg)
 		if err := m.Unpack(wire); err == nil {
 			m.Truncate(size)
-			h.write(w, m, nil, udp, size, metrics.SourceCache, start)
+			h.write(w, nil, m, nil, udp, size, metrics.SourceCache, start)
 			return
 		}
 	}

@@ -12,8 +12,8 @@ import (
 // only copy drover-dns keeps. A shared informer would add an indexer of
 // the same objects, key strings, a namespace index, a delta queue and a
 // notification buffer: at 10,000 Services and 50,000 pods that is more
-// memory than the zone itself. It implements cache.TransformingStore, so
-// the reflector's initial watch-list buffer holds trimmed objects too.
+// memory than the zone itself. Lists arrive trimmed already (see
+// pagedListWatch); watch events are trimmed here.
 type store struct {
 	transform cache.TransformFunc
 	// upsert and remove get trimmed objects; replace gets the trimmed
@@ -24,10 +24,7 @@ type store struct {
 	synced  atomic.Bool
 }
 
-var _ cache.TransformingStore = (*store)(nil)
-
-// Transformer is what the reflector applies to its watch-list buffer.
-func (s *store) Transformer() cache.TransformFunc { return s.transform }
+var _ cache.ReflectorStore = (*store)(nil)
 
 func (s *store) compact(obj any) (any, error) {
 	if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {

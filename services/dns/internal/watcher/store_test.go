@@ -15,7 +15,7 @@ import (
 	"drover.dev/dns/internal/zone"
 )
 
-func newStores(t *testing.T) (*zone.Zone, map[string]*store) {
+func newStores(t testing.TB) (*zone.Zone, map[string]*store) {
 	t.Helper()
 	z, err := zone.New("cluster.local", 5, zone.PodsVerified)
 	if err != nil {

@@ -1,8 +1,8 @@
 // Package watcher feeds the zone from reflectors over Services,
 // EndpointSlices and Pods, listing through the apiserver and watching
-// through the apiserver or the event bus. Objects are trimmed
-// (object.Transformer) before anything keeps them, and the zone's index is
-// the only copy kept (see store).
+// through the apiserver or the event bus. Lists are read in pages and
+// objects are trimmed (object.Transformer) before anything keeps them (see
+// pagedListWatch), and the zone's index is the only copy kept (see store).
 package watcher
 
 import (
@@ -14,9 +14,9 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
 
+	"drover.dev/dns/internal/apiclient"
 	"drover.dev/dns/internal/object"
 	"drover.dev/dns/internal/zone"
 	"drover.dev/libs/bus"
@@ -31,26 +31,27 @@ type Watcher struct {
 
 // New wires reflectors into z. js, when set, makes them watch through the
 // bus. Pods are watched (for verified pod records) only when watchPods.
-func New(cs kubernetes.Interface, js jetstream.JetStream, z *zone.Zone, watchPods bool) *Watcher {
+func New(cs apiclient.Clients, js jetstream.JetStream, z *zone.Zone, watchPods bool) *Watcher {
 	t := object.NewTransformer()
 	w := &Watcher{}
 	add := func(r bus.Resource, s *store) {
-		var lw cache.ListerWatcher = cache.NewListWatchFromClient(r.Client, r.Resource, "", fields.Everything())
+		var inner cache.ListerWatcherWithContext = cache.NewListWatchFromClient(r.Client, r.Resource, "", fields.Everything())
 		if js != nil {
-			lw = bus.NewResourceListWatch(js, r)
+			inner = bus.NewResourceListWatch(js, r)
 		}
 		s.transform = t.Transform
+		lw := &pagedListWatch{inner: inner, transform: t.Transform, pageSize: pageSize}
 		obj := r.New()
 		w.reflectors = append(w.reflectors, cache.NewReflectorWithOptions(lw, obj, s, cache.ReflectorOptions{
 			Name: r.Resource, TypeDescription: r.Resource,
 		}))
 		w.stores = append(w.stores, s)
 	}
-	add(bus.Resource{Resource: "services", Client: cs.CoreV1().RESTClient(), New: func() runtime.Object { return &corev1.Service{} }}, services(z))
-	add(bus.Resource{Group: discoveryv1.GroupName, Resource: "endpointslices", Client: cs.DiscoveryV1().RESTClient(),
+	add(bus.Resource{Resource: "services", Client: cs.Core, New: func() runtime.Object { return &corev1.Service{} }}, services(z))
+	add(bus.Resource{Group: discoveryv1.GroupName, Resource: "endpointslices", Client: cs.Discovery,
 		New: func() runtime.Object { return &discoveryv1.EndpointSlice{} }}, endpointSlices(z))
 	if watchPods {
-		add(bus.Resource{Resource: "pods", Client: cs.CoreV1().RESTClient(), New: func() runtime.Object { return &corev1.Pod{} }}, pods(z))
+		add(bus.Resource{Resource: "pods", Client: cs.Core, New: func() runtime.Object { return &corev1.Pod{} }}, pods(z))
 	}
 	return w
 }
@@ -206,22 +207,17 @@ func pods(z *zone.Zone) *store {
 			return nil
 		},
 		replace: func(list []any) error {
-			running := make(map[nsName]bool, len(list))
+			running := make([]*object.Pod, 0, len(list))
 			for _, o := range list {
 				p, ok := o.(*object.Pod)
 				if !ok {
 					return unexpected(o)
 				}
 				if !p.Finished && len(p.IPs) > 0 {
-					running[nsName{p.Namespace, p.Name}] = true
+					running = append(running, p)
 				}
 			}
-			z.RetainPods(func(ns, name string) bool { return running[nsName{ns, name}] })
-			for _, o := range list {
-				if err := upsert(o); err != nil {
-					return err
-				}
-			}
+			z.ReplacePods(running)
 			return nil
 		},
 	}

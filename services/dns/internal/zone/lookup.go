@@ -203,7 +203,7 @@ func (z *Zone) reverse(qname string, qtype uint16, m *dns.Msg) bool {
 	}
 	z.mu.RLock()
 	defer z.mu.RUnlock()
-	refs := z.ptrs[a]
+	refs := z.ptrRefsLocked(a)
 	if len(refs) == 0 {
 		return false
 	}
@@ -229,7 +229,8 @@ func (z *Zone) pod(qname string, qtype uint16, m *dns.Msg) {
 	if !ok {
 		// <ns>.pod.<zone> exists while the namespace has pods
 		z.mu.RLock()
-		exists := z.podMode == PodsInsecure || z.podNS[rest] > 0
+		_, hasPods := z.podNS.id(rest)
+		exists := z.podMode == PodsInsecure || hasPods
 		z.mu.RUnlock()
 		if !exists {
 			m.Rcode = dns.RcodeNameError
@@ -245,8 +246,10 @@ func (z *Zone) pod(qname string, qtype uint16, m *dns.Msg) {
 			exists = false
 		case PodsVerified:
 			z.mu.RLock()
-			ref, ok := z.pods[ip]
-			exists = ok && (ref.ns == ns || slices.ContainsFunc(z.podsShared[ip], func(r podRef) bool { return r.ns == ns }))
+			id, hasPods := z.podNS.id(ns)
+			ref, ok := z.pods.get(ip)
+			shared, _ := z.podsShared.get(ip)
+			exists = hasPods && ok && (ref.ns == id || slices.ContainsFunc(shared, func(r podRef) bool { return r.ns == id }))
 			z.mu.RUnlock()
 		}
 	}
@@ -270,11 +273,28 @@ func (z *Zone) hdr(name string, t uint16) dns.RR_Header {
 	return dns.RR_Header{Name: name, Rrtype: t, Class: dns.ClassINET, Ttl: z.ttl}
 }
 
+// aRecord and aaaaRecord hold an address record and its address bytes in
+// one allocation (the record's net.IP points into it).
+type (
+	aRecord struct {
+		dns.A
+		ip [4]byte
+	}
+	aaaaRecord struct {
+		dns.AAAA
+		ip [16]byte
+	}
+)
+
 func (z *Zone) addr(name string, ip netip.Addr) dns.RR {
 	if ip.Is4() {
-		return &dns.A{Hdr: z.hdr(name, dns.TypeA), A: ip.AsSlice()}
+		r := &aRecord{A: dns.A{Hdr: z.hdr(name, dns.TypeA)}, ip: ip.As4()}
+		r.A.A = r.ip[:]
+		return &r.A
 	}
-	return &dns.AAAA{Hdr: z.hdr(name, dns.TypeAAAA), AAAA: ip.AsSlice()}
+	r := &aaaaRecord{AAAA: dns.AAAA{Hdr: z.hdr(name, dns.TypeAAAA)}, ip: ip.As16()}
+	r.AAAA.AAAA = r.ip[:]
+	return &r.AAAA
 }
 
 func (z *Zone) srv(name string, port int32, target string) dns.RR {

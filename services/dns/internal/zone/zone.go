@@ -12,6 +12,7 @@ package zone
 import (
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"net/netip"
 	"slices"
 	"sort"
@@ -58,27 +59,43 @@ type Zone struct {
 	ns        *dns.NS
 	txt       *dns.TXT
 
+	podSeed maphash.Seed
+
 	mu sync.RWMutex
 	// services are keyed "<name>.<namespace>", the labels a query has.
 	services   map[string]*service
 	namespaces map[string]int32 // Services per namespace
-	ptrs       map[netip.Addr][]ptrRef
+	// ptrs holds the first reverse entry of each address, ptrsShared the
+	// further ones (an endpoint of several headless services): almost
+	// every address has one, which then costs no slice.
+	ptrs       ipIndex[ptrRef]
+	ptrsShared ipIndex[[]ptrRef]
 	// pods holds the pod that has each IP; podsShared the further ones
 	// that have the same IP (host-network pods share their node's).
-	pods       map[netip.Addr]podRef
-	podsShared map[netip.Addr][]podRef
-	podNS      map[string]int32 // pod IPs per namespace
+	pods       ipIndex[podRef]
+	podsShared ipIndex[[]podRef]
+	podNS      podNamespaces
 }
 
-type podRef struct{ ns, name string }
+// podRef identifies a pod in 8 bytes without pointers: its namespace's
+// number (podNS) and a hash of its name. Verified pod records ask only for
+// the namespace; the name only tells apart pods of one namespace that
+// share an IP (host-network pods on one node), a handful, among which a
+// 32-bit hash (seeded per process) collides with odds of about 1 in 10^9.
+type podRef struct {
+	ns   uint32
+	name uint32
+}
+
+func (z *Zone) podName(name string) uint32 { return uint32(maphash.String(z.podSeed, name)) }
 
 // service is one Service's state: its object and slices (the informers'
 // compact objects, shared), and for a headless service its ready endpoints.
+// Its reverse entries are its ClusterIPs and eps.
 type service struct {
 	svc    *object.Service
 	slices map[string]*object.EndpointSlice
 	eps    []endpoint
-	rev    []netip.Addr // reverse entries this service added
 }
 
 // endpoint is one address of a headless service with its DNS label (the
@@ -120,10 +137,12 @@ func New(domain string, ttl uint32, mode PodMode) (*Zone, error) {
 		podMode:    mode,
 		services:   map[string]*service{},
 		namespaces: map[string]int32{},
-		ptrs:       map[netip.Addr][]ptrRef{},
-		pods:       map[netip.Addr]podRef{},
-		podsShared: map[netip.Addr][]podRef{},
-		podNS:      map[string]int32{},
+		podSeed:    maphash.MakeSeed(),
+		ptrs:       newIPIndex[ptrRef](),
+		ptrsShared: newIPIndex[[]ptrRef](),
+		pods:       newIPIndex[podRef](),
+		podsShared: newIPIndex[[]podRef](),
+		podNS:      newPodNamespaces(),
 	}
 	// The serial is constant so that every replica gives the same answers.
 	z.soa = &dns.SOA{
@@ -159,8 +178,9 @@ func (z *Zone) UpsertService(s *object.Service) {
 	if st.svc == nil {
 		z.namespaces[s.Namespace]++
 	}
+	z.unlinkLocked(st)
 	st.svc = s
-	z.rebuildLocked(st)
+	z.linkLocked(st)
 }
 
 // DeleteService forgets a Service; its slices stay until they are deleted.
@@ -172,11 +192,12 @@ func (z *Zone) DeleteService(namespace, name string) {
 	if st == nil || st.svc == nil {
 		return
 	}
+	z.unlinkLocked(st)
 	st.svc = nil
 	if z.namespaces[namespace]--; z.namespaces[namespace] <= 0 {
 		delete(z.namespaces, namespace)
 	}
-	z.rebuildLocked(st)
+	z.linkLocked(st)
 	if len(st.slices) == 0 {
 		delete(z.services, k)
 	}
@@ -194,8 +215,9 @@ func (z *Zone) RetainServices(keep func(namespace, name string) bool) {
 		if z.namespaces[st.svc.Namespace]--; z.namespaces[st.svc.Namespace] <= 0 {
 			delete(z.namespaces, st.svc.Namespace)
 		}
+		z.unlinkLocked(st)
 		st.svc = nil
-		z.rebuildLocked(st)
+		z.linkLocked(st)
 		if len(st.slices) == 0 {
 			delete(z.services, k)
 		}
@@ -219,8 +241,9 @@ func (z *Zone) UpsertSlice(s *object.EndpointSlice) {
 	if st.slices == nil {
 		st.slices = map[string]*object.EndpointSlice{}
 	}
+	z.unlinkLocked(st)
 	st.slices[s.Name] = s
-	z.rebuildLocked(st)
+	z.linkLocked(st)
 }
 
 // DeleteSlice forgets an EndpointSlice.
@@ -235,8 +258,9 @@ func (z *Zone) DeleteSlice(s *object.EndpointSlice) {
 	if st == nil || st.slices[s.Name] == nil {
 		return
 	}
+	z.unlinkLocked(st)
 	delete(st.slices, s.Name)
-	z.rebuildLocked(st)
+	z.linkLocked(st)
 	if st.svc == nil && len(st.slices) == 0 {
 		delete(z.services, k)
 	}
@@ -244,60 +268,88 @@ func (z *Zone) DeleteSlice(s *object.EndpointSlice) {
 
 // AddPod records that pod namespace/name has ips.
 func (z *Zone) AddPod(namespace, name string, ips []netip.Addr) {
-	ref := podRef{namespace, name}
+	h := z.podName(name)
 	z.mu.Lock()
 	defer z.mu.Unlock()
+	z.addPodLocked(namespace, h, ips)
+}
+
+func (z *Zone) addPodLocked(namespace string, name uint32, ips []netip.Addr) {
+	ref := podRef{ns: z.podNS.open(namespace), name: name}
 	for _, a := range ips {
-		cur, ok := z.pods[a]
+		cur, ok := z.pods.get(a)
+		shared, _ := z.podsShared.get(a)
 		switch {
 		case !ok:
-			z.pods[a] = ref
-		case cur == ref || slices.Contains(z.podsShared[a], ref):
+			z.pods.set(a, ref)
+		case cur == ref || slices.Contains(shared, ref):
 			continue
 		default:
-			z.podsShared[a] = append(z.podsShared[a], ref)
+			z.podsShared.set(a, append(shared, ref))
 		}
-		z.podNS[namespace]++
+		z.podNS.add(ref.ns)
 	}
+	z.podNS.closeIfEmpty(ref.ns)
 }
 
 // RemovePod forgets pod namespace/name's entries for ips (a pod that
 // finished or was deleted; another pod may hold an IP by now).
 func (z *Zone) RemovePod(namespace, name string, ips []netip.Addr) {
-	ref := podRef{namespace, name}
+	h := z.podName(name)
 	z.mu.Lock()
 	defer z.mu.Unlock()
+	id, ok := z.podNS.id(namespace)
+	if !ok {
+		return // no pod IPs in that namespace
+	}
 	for _, a := range ips {
-		z.removePodLocked(a, ref)
+		z.removePodLocked(a, podRef{ns: id, name: h})
 	}
 }
 
-// RetainPods forgets every pod for which keep is false (after a relist).
-func (z *Zone) RetainPods(keep func(namespace, name string) bool) {
+// ReplacePods makes the zone's pod IPs exactly those of running (after a
+// relist): pods not in it are forgotten.
+func (z *Zone) ReplacePods(running []*object.Pod) {
 	z.mu.Lock()
 	defer z.mu.Unlock()
-	for a, ref := range z.pods {
-		if !keep(ref.ns, ref.name) {
-			z.removePodLocked(a, ref)
+	if z.pods.len() > 0 { // a relist; the first list has nothing to forget
+		keep := make(map[podRef]struct{}, len(running))
+		for _, p := range running {
+			if id, ok := z.podNS.id(p.Namespace); ok {
+				keep[podRef{ns: id, name: z.podName(p.Name)}] = struct{}{}
+			}
 		}
-	}
-	for a, refs := range z.podsShared {
-		for _, ref := range refs {
-			if !keep(ref.ns, ref.name) {
+		for a, ref := range z.pods.all() {
+			// Removing the holder promotes the next pod with the IP,
+			// which the loop over podsShared no longer sees.
+			for ok := true; ok; ref, ok = z.pods.get(a) {
+				if _, kept := keep[ref]; kept {
+					break
+				}
 				z.removePodLocked(a, ref)
 			}
 		}
+		for a, refs := range z.podsShared.all() {
+			for _, ref := range refs {
+				if _, ok := keep[ref]; !ok {
+					z.removePodLocked(a, ref)
+				}
+			}
+		}
+	}
+	for _, p := range running {
+		z.addPodLocked(p.Namespace, z.podName(p.Name), p.IPs)
 	}
 }
 
 func (z *Zone) removePodLocked(a netip.Addr, ref podRef) {
-	shared := z.podsShared[a]
-	if cur, ok := z.pods[a]; ok && cur == ref {
+	shared, _ := z.podsShared.get(a)
+	if cur, ok := z.pods.get(a); ok && cur == ref {
 		if len(shared) > 0 {
-			z.pods[a] = shared[0]
+			z.pods.set(a, shared[0])
 			shared = shared[1:]
 		} else {
-			delete(z.pods, a)
+			z.pods.delete(a)
 		}
 	} else if i := slices.Index(shared, ref); i >= 0 {
 		shared = slices.Delete(slices.Clone(shared), i, i+1)
@@ -305,13 +357,11 @@ func (z *Zone) removePodLocked(a netip.Addr, ref podRef) {
 		return
 	}
 	if len(shared) == 0 {
-		delete(z.podsShared, a)
+		z.podsShared.delete(a)
 	} else {
-		z.podsShared[a] = shared
+		z.podsShared.set(a, shared)
 	}
-	if z.podNS[ref.ns]--; z.podNS[ref.ns] <= 0 {
-		delete(z.podNS, ref.ns)
-	}
+	z.podNS.remove(ref.ns)
 }
 
 // Stats counts what the zone holds.
@@ -325,26 +375,24 @@ func (z *Zone) Stats() Stats {
 	for _, c := range z.namespaces {
 		n += int(c)
 	}
-	return Stats{Services: n, ReverseIPs: len(z.ptrs), PodIPs: len(z.pods)}
+	return Stats{Services: n, ReverseIPs: z.ptrs.len(), PodIPs: z.pods.len()}
 }
 
-// rebuildLocked recomputes a service's endpoints and reverse entries.
-func (z *Zone) rebuildLocked(st *service) {
-	for _, a := range st.rev {
-		refs := z.ptrs[a]
-		out := refs[:0:0]
-		for _, r := range refs {
-			if r.st != st {
-				out = append(out, r)
-			}
-		}
-		if len(out) == 0 {
-			delete(z.ptrs, a)
-		} else {
-			z.ptrs[a] = out
+// unlinkLocked removes a service's reverse entries before it changes;
+// linkLocked recomputes its endpoints and adds its entries after.
+func (z *Zone) unlinkLocked(st *service) {
+	if st.svc != nil {
+		for _, a := range st.svc.ClusterIPs {
+			z.removePtrLocked(a, st)
 		}
 	}
-	st.rev, st.eps = nil, nil
+	for _, ep := range st.eps {
+		z.removePtrLocked(ep.addr, st)
+	}
+	st.eps = nil
+}
+
+func (z *Zone) linkLocked(st *service) {
 	s := st.svc
 	if s == nil {
 		return
@@ -353,13 +401,59 @@ func (z *Zone) rebuildLocked(st *service) {
 		st.eps = readyEndpoints(s, st.slices)
 	}
 	for _, a := range s.ClusterIPs {
-		z.ptrs[a] = append(z.ptrs[a], ptrRef{st: st})
-		st.rev = append(st.rev, a)
+		z.addPtrLocked(a, ptrRef{st: st})
 	}
 	for _, ep := range st.eps {
-		z.ptrs[ep.addr] = append(z.ptrs[ep.addr], ptrRef{st: st, label: ep.label})
-		st.rev = append(st.rev, ep.addr)
+		z.addPtrLocked(ep.addr, ptrRef{st: st, label: ep.label})
 	}
+}
+
+func (z *Zone) addPtrLocked(a netip.Addr, ref ptrRef) {
+	if _, ok := z.ptrs.get(a); !ok {
+		z.ptrs.set(a, ref)
+		return
+	}
+	shared, _ := z.ptrsShared.get(a)
+	z.ptrsShared.set(a, append(shared, ref))
+}
+
+// removePtrLocked removes every entry of a for st.
+func (z *Zone) removePtrLocked(a netip.Addr, st *service) {
+	first, ok := z.ptrs.get(a)
+	if !ok {
+		return
+	}
+	shared, _ := z.ptrsShared.get(a)
+	var rest []ptrRef
+	for _, r := range shared {
+		if r.st != st {
+			rest = append(rest, r)
+		}
+	}
+	if first.st == st {
+		if len(rest) == 0 {
+			z.ptrs.delete(a)
+			z.ptrsShared.delete(a)
+			return
+		}
+		first, rest = rest[0], rest[1:]
+		z.ptrs.set(a, first)
+	}
+	if len(rest) == 0 {
+		z.ptrsShared.delete(a)
+	} else {
+		z.ptrsShared.set(a, rest)
+	}
+}
+
+// ptrRefsLocked lists a's reverse entries.
+func (z *Zone) ptrRefsLocked(a netip.Addr) []ptrRef {
+	first, ok := z.ptrs.get(a)
+	if !ok {
+		return nil
+	}
+	shared, _ := z.ptrsShared.get(a)
+	return append([]ptrRef{first}, shared...)
 }
 
 // readyEndpoints lists a headless service's endpoints that DNS publishes:

@@ -224,9 +224,39 @@ func TestChanges(t *testing.T) {
 		{"deleted one gone", nil, "192-168-0-10.a.pod.cluster.local.", dns.TypeA, result{ours: true, rcode: dns.RcodeNameError, soa: true}},
 		{"removing a pod that does not hold the IP changes nothing", func() { z.RemovePod("b", "other", addrs("192.168.0.10")) },
 			"192-168-0-10.b.pod.cluster.local.", dns.TypeA, result{ours: true, answer: []string{"A 192.168.0.10"}}},
-		{"relist drops missing pods", func() { z.RetainPods(func(ns, name string) bool { return false }) },
+		{"relist drops missing pods", func() { z.ReplacePods(nil) },
 			"192-168-0-10.b.pod.cluster.local.", dns.TypeA, result{ours: true, rcode: dns.RcodeNameError, soa: true}},
 		{"and their namespaces", nil, "b.pod.cluster.local.", dns.TypeA, result{ours: true, rcode: dns.RcodeNameError, soa: true}},
+		{"relist keeps the listed pods", func() {
+			z.AddPod("c", "k1", addrs("10.244.7.1"))
+			z.AddPod("c", "k2", addrs("10.244.7.2"))
+			z.ReplacePods([]*object.Pod{{Meta: object.Meta{Name: "k2", Namespace: "c"}, IPs: addrs("10.244.7.2")}})
+		}, "10-244-7-2.c.pod.cluster.local.", dns.TypeA, result{ours: true, answer: []string{"A 10.244.7.2"}}},
+		{"and drops the others", nil, "10-244-7-1.c.pod.cluster.local.", dns.TypeA, result{ours: true, rcode: dns.RcodeNameError, soa: true}},
+		{"relist drops every pod sharing an IP", func() {
+			for _, ns := range []string{"d", "e", "f"} {
+				z.AddPod(ns, "h", addrs("192.168.0.20"))
+			}
+			z.ReplacePods(nil)
+		}, "192-168-0-20.e.pod.cluster.local.", dns.TypeA, result{ours: true, rcode: dns.RcodeNameError, soa: true}},
+		{"relist keeps the last of those sharing an IP", func() {
+			for _, ns := range []string{"d", "e", "f"} {
+				z.AddPod(ns, "h", addrs("192.168.0.20"))
+			}
+			z.ReplacePods([]*object.Pod{{Meta: object.Meta{Name: "h", Namespace: "f"}, IPs: addrs("192.168.0.20")}})
+		}, "192-168-0-20.f.pod.cluster.local.", dns.TypeA, result{ours: true, answer: []string{"A 192.168.0.20"}}},
+		{"and not the others", nil, "192-168-0-20.d.pod.cluster.local.", dns.TypeA, result{ours: true, rcode: dns.RcodeNameError, soa: true}},
+		{"nor their namespaces", nil, "e.pod.cluster.local.", dns.TypeA, result{ours: true, rcode: dns.RcodeNameError, soa: true}},
+		{"an endpoint of two headless services has two PTRs", func() {
+			for _, ns := range []string{"x", "y"} {
+				z.UpsertService(svc(ns, "hl", func(s *object.Service) { s.Headless = true }))
+				z.UpsertSlice(&object.EndpointSlice{Meta: object.Meta{Name: "hl-1", Namespace: ns}, Service: "hl",
+					Endpoints: []object.Endpoint{{Addrs: addrs("10.244.9.9"), Ready: true}}})
+			}
+		}, "9.9.244.10.in-addr.arpa.", dns.TypePTR, result{ours: true, answer: []string{"PTR 10-244-9-9.hl.x.svc.cluster.local.", "PTR 10-244-9-9.hl.y.svc.cluster.local."}}},
+		{"the first deleted, the second stays", func() { z.DeleteService("x", "hl") },
+			"9.9.244.10.in-addr.arpa.", dns.TypePTR, result{ours: true, answer: []string{"PTR 10-244-9-9.hl.y.svc.cluster.local."}}},
+		{"both deleted", func() { z.DeleteService("y", "hl") }, "9.9.244.10.in-addr.arpa.", dns.TypePTR, result{}},
 	}
 	for _, st := range steps {
 		if st.change != nil {
