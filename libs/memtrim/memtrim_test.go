@@ -22,10 +22,41 @@ func TestRunReleasesFreedHeap(t *testing.T) {
 	_ = garbage
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	Run(ctx, time.Millisecond, 0)
+	Run(ctx, time.Millisecond, 0, 0)
 	var after runtime.MemStats
 	runtime.ReadMemStats(&after)
 	if after.HeapReleased < before.HeapReleased+32<<20 {
 		t.Fatalf("released %d MiB, want at least 32 more than %d MiB", after.HeapReleased>>20, before.HeapReleased>>20)
 	}
+}
+
+var sink [][]byte
+
+// After the first trim, freed heap above the threshold is returned at the
+// next check.
+func TestRunTrimsFreeHeapAboveThreshold(t *testing.T) {
+	debug.SetGCPercent(-1) // only the trim collects
+	defer debug.SetGCPercent(100)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan struct{})
+	go func() { Run(ctx, time.Millisecond, 20*time.Millisecond, 16<<20); close(done) }()
+	time.Sleep(10 * time.Millisecond) // the first trim has run
+	for range 64 {
+		sink = append(sink, make([]byte, 1<<20))
+	}
+	sink = nil
+	runtime.GC() // the garbage is now free heap, still held
+	if Free() < 32<<20 {
+		t.Fatalf("only %d MiB free after collecting 64 MiB of garbage", Free()>>20)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for Free() > 16<<20 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if f := Free(); f > 16<<20 {
+		t.Fatalf("%d MiB still free after the checks", f>>20)
+	}
+	cancel()
+	<-done
 }

@@ -21,6 +21,16 @@ import (
 // ErrCacheSync is returned by Run when the informers never synced.
 var ErrCacheSync = errors.New("controller: caches did not sync")
 
+// StatusDelay is how long a controller waits before syncing after a change
+// that only moves status: a ReplicaSet's pods turning ready one by one, or
+// the pods it asked to create or delete showing up. The delaying queue
+// keeps the earliest pending time per key, so a burst within the delay
+// makes one sync and one status write instead of one per pod (Kubernetes'
+// controllers get part of this from workqueue deduplication under load).
+// Changes that need action (a pod deleted by someone else, labels or
+// owners changed) still sync at once.
+const StatusDelay = 500 * time.Millisecond
+
 // KeyFunc is the workqueue key of an object: namespace/name, also for the
 // tombstones of deleted objects.
 var KeyFunc = cache.DeletionHandlingMetaNamespaceKeyFunc

@@ -56,22 +56,30 @@ func (e *Expectations) Expect(key string, adds int, deletions []string) {
 	e.items[key] = x
 }
 
-// CreationObserved lowers key's outstanding creations by one.
-func (e *Expectations) CreationObserved(key string) {
+// CreationObserved lowers key's outstanding creations by one; it reports
+// whether a creation was outstanding (the controller made this pod).
+func (e *Expectations) CreationObserved(key string) bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if x, ok := e.items[key]; ok {
-		x.adds--
+	x, ok := e.items[key]
+	if !ok {
+		return false
 	}
+	x.adds--
+	return x.adds >= 0
 }
 
-// DeletionObserved marks the deletion of podKey, expected by key, as seen.
-func (e *Expectations) DeletionObserved(key, podKey string) {
+// DeletionObserved marks the deletion of podKey, expected by key, as seen;
+// it reports whether that deletion was expected.
+func (e *Expectations) DeletionObserved(key, podKey string) bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if x, ok := e.items[key]; ok {
-		delete(x.deletions, podKey)
+	x, ok := e.items[key]
+	if !ok || !x.deletions[podKey] {
+		return false
 	}
+	delete(x.deletions, podKey)
+	return true
 }
 
 // Delete forgets key.

@@ -52,14 +52,16 @@ func trimPod(p *v1.Pod) {
 	}
 }
 
-// trimContainers keeps names and ports (for named target ports).
+// trimContainers keeps, of the containers that declare ports, their names,
+// ports and restart policy: ports are all a controller reads (to resolve a
+// service's named target port), and most pods declare none, so most
+// cached pods keep no container at all.
 func trimContainers(cs []v1.Container) []v1.Container {
-	if cs == nil {
-		return nil
-	}
-	out := make([]v1.Container, len(cs))
-	for i, c := range cs {
-		out[i] = v1.Container{Name: c.Name, Ports: c.Ports, RestartPolicy: c.RestartPolicy}
+	var out []v1.Container
+	for _, c := range cs {
+		if len(c.Ports) > 0 {
+			out = append(out, v1.Container{Name: c.Name, Ports: c.Ports, RestartPolicy: c.RestartPolicy})
+		}
 	}
 	return out
 }

@@ -33,6 +33,8 @@ func (w *Written[T]) Wrote(key, from string, obj T) {
 	if from == "" || from == obj.GetResourceVersion() {
 		return
 	}
+	// Kept like a cached object: a write's response carries managedFields.
+	obj.SetManagedFields(nil)
 	w.items[key] = written[T]{from: from, obj: obj}
 }
 
@@ -50,6 +52,21 @@ func (w *Written[T]) Fresh(key string, cached T) T {
 	}
 	delete(w.items, key)
 	return cached
+}
+
+// Seen reports whether obj, just shown by the informer, is the version the
+// last recorded write of key returned: its watch echo, which brings the
+// controller nothing new. The cache now holds that version, so the
+// written copy is dropped.
+func (w *Written[T]) Seen(key string, obj metav1.Object) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	x, ok := w.items[key]
+	if !ok || x.obj.GetUID() != obj.GetUID() || x.obj.GetResourceVersion() != obj.GetResourceVersion() {
+		return false
+	}
+	delete(w.items, key)
+	return true
 }
 
 // Forget drops key.

@@ -5,6 +5,7 @@ import (
 
 	v1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 )
 
 func TestWrittenFresh(t *testing.T) {
@@ -32,5 +33,27 @@ func TestWrittenFresh(t *testing.T) {
 	other.UID = "v"
 	if got := w.Fresh("ns/p", other); got.UID != "v" {
 		t.Fatal("written copy of another uid returned")
+	}
+}
+
+// Seen recognises exactly the version a write returned (its watch echo)
+// and then lets the written copy go.
+func TestWrittenSeen(t *testing.T) {
+	w := NewWritten[*v1.Pod]()
+	obj := func(uid, rv string) *v1.Pod {
+		return &v1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "p", UID: types.UID(uid), ResourceVersion: rv}}
+	}
+	if w.Seen("ns/p", obj("u", "2")) {
+		t.Fatal("nothing written yet")
+	}
+	w.Wrote("ns/p", "1", obj("u", "2"))
+	if w.Seen("ns/p", obj("u", "3")) || w.Seen("ns/p", obj("v", "2")) {
+		t.Fatal("another version or object taken for the written one")
+	}
+	if !w.Seen("ns/p", obj("u", "2")) {
+		t.Fatal("the written version is not recognised")
+	}
+	if len(w.items) != 0 {
+		t.Fatal("the written copy is kept after its echo")
 	}
 }

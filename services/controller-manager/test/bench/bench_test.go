@@ -8,7 +8,8 @@
 // DROVER_BENCH_DEPLOYMENTS (default 1000) and DROVER_BENCH_REPLICAS
 // (default 10) size the run; DROVER_BENCH_HEAP_PROFILE=<file> saves the
 // controller-manager's idle heap profile, DROVER_BENCH_CPU_PROFILE=<file> a
-// 30 s CPU profile from the start of the roll.
+// 30 s CPU profile from the start of the roll, DROVER_BENCH_LOG_LEVEL the
+// controller-manager's log level (default warn).
 package bench
 
 import (
@@ -198,8 +199,12 @@ func BenchmarkConvergeDeployments(b *testing.B) {
 		}
 	}
 	port := benchutil.FreePort(b)
+	logLevel := "warn"
+	if l := os.Getenv("DROVER_BENCH_LOG_LEVEL"); l != "" {
+		logLevel = l
+	}
 	cmd := exec.Command(bin, "--kubeconfig="+writeKubeconfig(b, api.URL), "--leader-elect=false",
-		"--port="+strconv.Itoa(port), "--log-level=warn", "--kube-api-qps=2000", "--kube-api-burst=4000")
+		"--port="+strconv.Itoa(port), "--log-level="+logLevel, "--kube-api-qps=2000", "--kube-api-burst=4000")
 	cmd.Stderr = os.Stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
@@ -286,8 +291,21 @@ func BenchmarkConvergeDeployments(b *testing.B) {
 	time.Sleep(window)
 	idle := (cpuSeconds(b, pid) - before) / window.Seconds() * 100
 	rss := float64(statusKB(b, pid, "VmRSS")) / 1024
+	anon := float64(statusKB(b, pid, "RssAnon")) / 1024
+	file := float64(statusKB(b, pid, "RssFile")) / 1024
 	peak := float64(statusKB(b, pid, "VmHWM")) / 1024
-	b.Logf("idle: %.2f%% of a core, RSS %.0f MB (peak %.0f MB)", idle, rss, peak)
+	b.Logf("idle: %.2f%% of a core, RSS %.0f MB (anon %.0f, file %.0f; peak %.0f MB)", idle, rss, anon, file, peak)
+	if resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", port)); err == nil {
+		data, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		var lines []string
+		for _, l := range strings.Split(string(data), "\n") {
+			if strings.HasPrefix(l, "go_memstats_heap_") || strings.HasPrefix(l, "go_memstats_next_gc") {
+				lines = append(lines, l)
+			}
+		}
+		b.Logf("idle heap:\n%s", strings.Join(lines, "\n"))
+	}
 	if path := os.Getenv("DROVER_BENCH_HEAP_PROFILE"); path != "" {
 		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/heap", port))
 		if err == nil {
@@ -302,5 +320,7 @@ func BenchmarkConvergeDeployments(b *testing.B) {
 	b.ReportMetric(roll.Seconds(), "s-roll-phase")
 	b.ReportMetric(idle, "idle-cpu-%")
 	b.ReportMetric(rss, "idle-RSS-MB")
+	b.ReportMetric(anon, "idle-RssAnon-MB")
+	b.ReportMetric(file, "idle-RssFile-MB")
 	b.ReportMetric(peak, "peak-RSS-MB")
 }

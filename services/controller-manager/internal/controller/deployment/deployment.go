@@ -7,11 +7,13 @@ package deployment
 import (
 	"context"
 	"errors"
+	"maps"
 	"time"
 
 	"go.uber.org/zap"
 	apps "k8s.io/api/apps/v1"
 	v1 "k8s.io/api/core/v1"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -79,8 +81,14 @@ func New(client kubernetes.Interface, dInformer appsinformers.DeploymentInformer
 		c.lg.Error("failed to index replica sets", zap.Error(err))
 	}
 	_, _ = dInformer.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    func(obj any) { controller.Enqueue(c.queue, obj) },
-		UpdateFunc: func(_, obj any) { controller.Enqueue(c.queue, obj) },
+		AddFunc: func(obj any) { controller.Enqueue(c.queue, obj) },
+		UpdateFunc: func(_, obj any) {
+			// The echo of this controller's own write needs no sync.
+			if d, ok := obj.(*apps.Deployment); ok && c.written.Seen(d.Namespace+"/"+d.Name, d) {
+				return
+			}
+			controller.Enqueue(c.queue, obj)
+		},
 		DeleteFunc: func(obj any) { controller.Enqueue(c.queue, obj) },
 	})
 	_, _ = rsInformer.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
@@ -90,8 +98,17 @@ func New(client kubernetes.Interface, dInformer appsinformers.DeploymentInformer
 			if o.ResourceVersion == n.ResourceVersion {
 				return
 			}
-			if or, nr := metav1.GetControllerOfNoCopy(o), metav1.GetControllerOfNoCopy(n); or != nil && (nr == nil || or.UID != nr.UID) {
+			or, nr := metav1.GetControllerOfNoCopy(o), metav1.GetControllerOfNoCopy(n)
+			if or != nil && (nr == nil || or.UID != nr.UID) {
 				c.onReplicaSet(o)
+			}
+			if statusOnly(o, n) && nr != nil {
+				// Pods turning ready move the ReplicaSet's status in
+				// bursts: one deployment sync per burst is enough.
+				if d := c.resolve(n.Namespace, nr); d != nil {
+					c.queue.AddAfter(n.Namespace+"/"+d.Name, controller.StatusDelay)
+				}
+				return
 			}
 			c.onReplicaSet(n)
 		},
@@ -112,6 +129,17 @@ func unwrap[T any](obj any) (T, bool) {
 	}
 	v, ok := obj.(T)
 	return v, ok
+}
+
+// statusOnly reports whether a ReplicaSet changed only its status (which
+// its controller writes as its pods come and go): same spec generation,
+// labels, annotations, owners, deletion state and conditions.
+func statusOnly(o, n *apps.ReplicaSet) bool {
+	return o.Generation == n.Generation &&
+		(o.DeletionTimestamp == nil) == (n.DeletionTimestamp == nil) &&
+		maps.Equal(o.Labels, n.Labels) && maps.Equal(o.Annotations, n.Annotations) &&
+		apiequality.Semantic.DeepEqual(o.OwnerReferences, n.OwnerReferences) &&
+		apiequality.Semantic.DeepEqual(o.Status.Conditions, n.Status.Conditions)
 }
 
 // onReplicaSet enqueues the deployment owning rs, or for an orphan every

@@ -237,3 +237,34 @@ func TestTerminatingReplicasUnknown(t *testing.T) {
 		t.Fatalf("got %d, want unknown while a synced set reports none", *got)
 	}
 }
+
+// Only a ReplicaSet's own status moving is coalesced; anything the
+// deployment acts on (spec, labels, owners, deletion) syncs at once.
+func TestStatusOnly(t *testing.T) {
+	base := &apps.ReplicaSet{ObjectMeta: metav1.ObjectMeta{Name: "web-1", Generation: 2, Labels: map[string]string{"app": "web"},
+		OwnerReferences: []metav1.OwnerReference{{UID: "d-uid", Name: "web", Kind: "Deployment"}}},
+		Status: apps.ReplicaSetStatus{Replicas: 3, ObservedGeneration: 2}}
+	tests := []struct {
+		name   string
+		change func(rs *apps.ReplicaSet)
+		want   bool
+	}{
+		{"pods turned ready", func(rs *apps.ReplicaSet) { rs.Status.ReadyReplicas = 2; rs.Status.AvailableReplicas = 2 }, true},
+		{"scaled", func(rs *apps.ReplicaSet) { rs.Generation = 3 }, false},
+		{"relabelled", func(rs *apps.ReplicaSet) { rs.Labels = map[string]string{"app": "other"} }, false},
+		{"orphaned", func(rs *apps.ReplicaSet) { rs.OwnerReferences = nil }, false},
+		{"being deleted", func(rs *apps.ReplicaSet) { rs.DeletionTimestamp = &metav1.Time{} }, false},
+		{"replica failure", func(rs *apps.ReplicaSet) {
+			rs.Status.Conditions = []apps.ReplicaSetCondition{{Type: apps.ReplicaSetReplicaFailure, Status: v1.ConditionTrue}}
+		}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			n := base.DeepCopy()
+			tt.change(n)
+			if got := statusOnly(base, n); got != tt.want {
+				t.Fatalf("statusOnly = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}

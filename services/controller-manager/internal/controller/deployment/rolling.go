@@ -33,12 +33,21 @@ func (c *Controller) rolloutRolling(ctx context.Context, d *apps.Deployment, rsL
 	if scaled {
 		return c.syncRolloutStatus(ctx, d, withNew(old, newRS), newRS)
 	}
-	if complete(d, &d.Status) {
-		if err := c.cleanup(ctx, d, old); err != nil {
-			return err
-		}
+	return c.syncStatusThenCleanup(ctx, d, old, newRS)
+}
+
+// syncStatusThenCleanup writes the rollout status and, once it reports the
+// rollout complete, prunes old ReplicaSets. Cleaning up after the write
+// (not in a later sync) matters: the watch echo of the controller's own
+// status write queues no sync.
+func (c *Controller) syncStatusThenCleanup(ctx context.Context, d *apps.Deployment, old []*apps.ReplicaSet, newRS *apps.ReplicaSet) error {
+	if err := c.syncRolloutStatus(ctx, d, withNew(old, newRS), newRS); err != nil {
+		return err
 	}
-	return c.syncRolloutStatus(ctx, d, withNew(old, newRS), newRS)
+	if complete(d, &d.Status) {
+		return c.cleanup(ctx, d, old)
+	}
+	return nil
 }
 
 func (c *Controller) reconcileNewReplicaSet(ctx context.Context, d *apps.Deployment, all []*apps.ReplicaSet, newRS *apps.ReplicaSet) (bool, *apps.ReplicaSet, error) {
@@ -149,12 +158,7 @@ func (c *Controller) rolloutRecreate(ctx context.Context, d *apps.Deployment, rs
 		}
 		newRS = updated
 	}
-	if complete(d, &d.Status) {
-		if err := c.cleanup(ctx, d, old); err != nil {
-			return err
-		}
-	}
-	return c.syncRolloutStatus(ctx, d, withNew(old, newRS), newRS)
+	return c.syncStatusThenCleanup(ctx, d, old, newRS)
 }
 
 // oldPodsRunning reports whether pods of old ReplicaSets still exist and

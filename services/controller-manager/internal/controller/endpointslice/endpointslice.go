@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"go.uber.org/zap"
 	v1 "k8s.io/api/core/v1"
@@ -367,7 +368,7 @@ func (c *Controller) apply(ctx context.Context, key string, svc *v1.Service, p p
 			errs = append(errs, err)
 			continue
 		}
-		c.tracker.wrote(key, created)
+		c.tracker.wrote(key, "", created)
 	}
 	for _, s := range p.update {
 		updated, err := slicesAPI.Update(ctx, s, metav1.UpdateOptions{})
@@ -375,7 +376,7 @@ func (c *Controller) apply(ctx context.Context, key string, svc *v1.Service, p p
 			errs = append(errs, err)
 			continue
 		}
-		c.tracker.wrote(key, updated)
+		c.tracker.wrote(key, s.ResourceVersion, updated)
 	}
 	for _, s := range p.remove {
 		err := slicesAPI.Delete(ctx, s.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &s.UID}})
@@ -388,32 +389,52 @@ func (c *Controller) apply(ctx context.Context, key string, svc *v1.Service, p p
 	return errors.Join(errs...)
 }
 
-// tracker remembers the slice generations this controller wrote per
-// service, so that a sync on a cache that has not seen them yet waits
-// instead of writing duplicates.
+// tracker remembers, per service, the slice versions this controller
+// wrote, so that a sync on a cache that has not seen them yet waits instead
+// of writing duplicates, and so that the watch events of its own writes do
+// not queue the service again. It goes by resourceVersion, not generation:
+// a generation that an apiserver does not bump on update would make a
+// stale cached slice look current (and hide other writers' changes), and a
+// sync that need not touch that slice would then place its endpoints a
+// second time in another slice and report success.
 type tracker struct {
 	mu       sync.Mutex
-	services map[string]map[types.UID]int64 // generation, or -1 for deleted
+	services map[string]map[types.UID]write
 }
 
-func newTracker() *tracker { return &tracker{services: map[string]map[types.UID]int64{}} }
+// write is one write of a slice: the version it replaced ("" for a create)
+// and the version it made ("" for a delete).
+type write struct {
+	from, to string
+	at       time.Time
+}
 
-func (t *tracker) wrote(key string, s *discovery.EndpointSlice) {
+// trackTimeout bounds how long a write the cache has not shown holds the
+// service's syncs back: a slice created and deleted by someone else before
+// the watch saw it would otherwise look stale forever.
+const trackTimeout = time.Minute
+
+func newTracker() *tracker { return &tracker{services: map[string]map[types.UID]write{}} }
+
+func (t *tracker) record(key string, uid types.UID, w write) {
+	w.at = time.Now()
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.services[key] == nil {
-		t.services[key] = map[types.UID]int64{}
+		t.services[key] = map[types.UID]write{}
 	}
-	t.services[key][s.UID] = s.Generation
+	t.services[key][uid] = w
 }
 
+// wrote records that a create (from "") or an update of the version from
+// stored s.
+func (t *tracker) wrote(key, from string, s *discovery.EndpointSlice) {
+	t.record(key, s.UID, write{from: from, to: s.ResourceVersion})
+}
+
+// deleted records the deletion of s.
 func (t *tracker) deleted(key string, s *discovery.EndpointSlice) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.services[key] == nil {
-		t.services[key] = map[types.UID]int64{}
-	}
-	t.services[key][s.UID] = -1
+	t.record(key, s.UID, write{from: s.ResourceVersion})
 }
 
 // gone drops a slice the cache saw deleted, by whomever.
@@ -433,12 +454,15 @@ func (t *tracker) forget(key string) {
 func (t *tracker) expected(s *discovery.EndpointSlice) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	gen, ok := t.services[s.Namespace+"/"+s.Labels[discovery.LabelServiceName]][s.UID]
-	return ok && gen == s.Generation && s.DeletionTimestamp == nil
+	w, ok := t.services[s.Namespace+"/"+s.Labels[discovery.LabelServiceName]][s.UID]
+	return ok && w.to != "" && w.to == s.ResourceVersion && s.DeletionTimestamp == nil
 }
 
-// stale reports whether the cached slices lag behind our writes; entries
-// the cache has caught up with are dropped.
+// stale reports whether the cached slices lag behind our writes: a created
+// slice missing, a deleted one present, an updated one still at the version
+// the update replaced. The cache only moves forward, so any other version
+// of an updated slice is ours or newer. Deletions the cache has caught up
+// with are dropped.
 func (t *tracker) stale(key string, cached []*discovery.EndpointSlice) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -446,17 +470,20 @@ func (t *tracker) stale(key string, cached []*discovery.EndpointSlice) bool {
 	if len(want) == 0 {
 		return false
 	}
-	have := map[types.UID]int64{}
+	have := make(map[types.UID]string, len(cached))
 	for _, s := range cached {
-		have[s.UID] = s.Generation
+		have[s.UID] = s.ResourceVersion
 	}
 	stale := false
-	for uid, gen := range want {
-		got, ok := have[uid]
+	now := time.Now()
+	for uid, w := range want {
+		rv, ok := have[uid]
 		switch {
-		case gen < 0 && ok, gen >= 0 && (!ok || got < gen):
+		case now.Sub(w.at) > trackTimeout && (w.to == "" || !ok):
+			delete(want, uid)
+		case w.to == "" && ok, w.from == "" && !ok, w.from != "" && ok && rv == w.from:
 			stale = true
-		case gen < 0 && !ok:
+		case w.to == "" && !ok:
 			delete(want, uid)
 		}
 	}

@@ -77,19 +77,33 @@ func TestReconcile(t *testing.T) {
 
 func TestTrackerDetectsStaleCache(t *testing.T) {
 	tr := newTracker()
-	s := existing("a", 0)
-	s.UID, s.Generation = "s1", 2
-	tr.wrote("ns/web", s)
-	old := s.DeepCopy()
-	old.Generation = 1
-	if !tr.stale("ns/web", nil) || !tr.stale("ns/web", []*discovery.EndpointSlice{old}) {
-		t.Fatal("a cache without our write must be stale")
+	created := existing("a", 0)
+	created.UID, created.ResourceVersion = "s1", "10"
+	tr.wrote("ns/web", "", created)
+	if !tr.stale("ns/web", nil) {
+		t.Fatal("a cache without our create must be stale")
 	}
-	if tr.stale("ns/web", []*discovery.EndpointSlice{s}) || !tr.expected(s) {
-		t.Fatal("a cache with our write is fresh")
+	if tr.stale("ns/web", []*discovery.EndpointSlice{created}) || !tr.expected(created) {
+		t.Fatal("a cache with our create is fresh")
 	}
-	tr.deleted("ns/web", s)
-	if !tr.stale("ns/web", []*discovery.EndpointSlice{s}) || tr.stale("ns/web", nil) {
+	// An update leaves generation alone here (as drover's apiserver does
+	// for slices); only the resourceVersion tells the versions apart.
+	updated := created.DeepCopy()
+	updated.ResourceVersion = "12"
+	tr.wrote("ns/web", "10", updated)
+	if !tr.stale("ns/web", []*discovery.EndpointSlice{created}) || tr.expected(created) {
+		t.Fatal("a cache still at the replaced version must be stale, and its events not ours")
+	}
+	newer := updated.DeepCopy()
+	newer.ResourceVersion = "15"
+	if tr.stale("ns/web", []*discovery.EndpointSlice{updated}) || tr.stale("ns/web", []*discovery.EndpointSlice{newer}) {
+		t.Fatal("a cache at or past our update is fresh")
+	}
+	if !tr.expected(updated) || tr.expected(newer) {
+		t.Fatal("only our own version is expected")
+	}
+	tr.deleted("ns/web", updated)
+	if !tr.stale("ns/web", []*discovery.EndpointSlice{updated}) || tr.stale("ns/web", nil) {
 		t.Fatal("deletion tracking")
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -112,6 +113,10 @@ func NewForKind(kind Kind, client kubernetes.Interface, podInformer coreinformer
 			if o != nil && n != nil && o.ResourceVersion == n.ResourceVersion {
 				return
 			}
+			// The echo of this controller's own status write needs no sync.
+			if n != nil && c.written.Seen(n.Namespace+"/"+n.Name, n) {
+				return
+			}
 			controller.Enqueue(c.queue, cur)
 		},
 		DeleteFunc: func(obj any) {
@@ -184,13 +189,17 @@ func (c *Controller) matching(pod *v1.Pod) []string {
 func (c *Controller) addPod(obj any) {
 	pod := obj.(*v1.Pod)
 	if pod.DeletionTimestamp != nil {
-		c.deletePod(pod)
+		c.podGone(pod, false)
 		return
 	}
 	if ref := metav1.GetControllerOfNoCopy(pod); ref != nil {
 		if key, ok := c.resolveRef(pod.Namespace, ref); ok {
-			c.expectations.CreationObserved(key)
-			c.queue.Add(key)
+			// A pod this controller created changes only status.
+			if c.expectations.CreationObserved(key) {
+				c.queue.AddAfter(key, controller.StatusDelay)
+			} else {
+				c.queue.Add(key)
+			}
 		}
 		return
 	}
@@ -207,14 +216,15 @@ func (c *Controller) updatePod(old, cur any) {
 	labelsChanged := !apiequality.Semantic.DeepEqual(o.Labels, n.Labels)
 	if n.DeletionTimestamp != nil && o.DeletionTimestamp == nil {
 		// A pod being deleted is gone for counting purposes.
-		c.deletePod(n)
+		c.podGone(n, false)
 		if labelsChanged {
-			c.deletePod(o)
+			c.podGone(o, false)
 		}
 		return
 	}
 	oldRef, curRef := metav1.GetControllerOfNoCopy(o), metav1.GetControllerOfNoCopy(n)
-	if oldRef != nil && (curRef == nil || oldRef.UID != curRef.UID) {
+	refChanged := oldRef != nil && (curRef == nil || oldRef.UID != curRef.UID)
+	if refChanged {
 		if key, ok := c.resolveRef(o.Namespace, oldRef); ok {
 			c.queue.Add(key)
 		}
@@ -224,7 +234,11 @@ func (c *Controller) updatePod(old, cur any) {
 		if !ok {
 			return
 		}
-		c.queue.Add(key)
+		if labelsChanged || refChanged {
+			c.queue.Add(key)
+		} else {
+			c.queue.AddAfter(key, controller.StatusDelay)
+		}
 		if !controller.IsPodReady(o) && controller.IsPodReady(n) {
 			if rs, err := c.get(n.Namespace, curRef.Name); err == nil && rs.Spec.MinReadySeconds > 0 {
 				c.queue.AddAfter(key, time.Duration(rs.Spec.MinReadySeconds)*time.Second+time.Second)
@@ -250,6 +264,14 @@ func (c *Controller) deletePod(obj any) {
 			return
 		}
 	}
+	c.podGone(pod, pod.DeletionTimestamp != nil)
+}
+
+// podGone records that pod no longer counts for its owner and queues the
+// owner: at once when the deletion is news (the pod must be replaced),
+// after StatusDelay when the controller asked for it or already saw the
+// pod terminating (only status moves).
+func (c *Controller) podGone(pod *v1.Pod, wasTerminating bool) {
 	ref := metav1.GetControllerOfNoCopy(pod)
 	if ref == nil {
 		return
@@ -258,7 +280,10 @@ func (c *Controller) deletePod(obj any) {
 	if !ok {
 		return
 	}
-	c.expectations.DeletionObserved(key, pod.Namespace+"/"+pod.Name)
+	if c.expectations.DeletionObserved(key, pod.Namespace+"/"+pod.Name) || wasTerminating {
+		c.queue.AddAfter(key, controller.StatusDelay)
+		return
+	}
 	c.queue.Add(key)
 }
 
@@ -311,8 +336,16 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 		return err
 	}
 	var manageErr error
+	var issued int
 	if needsSync {
-		manageErr = c.manageReplicas(ctx, key, pods, rs)
+		issued, manageErr = c.manageReplicas(ctx, key, pods, rs)
+	}
+	if issued > 0 && manageErr == nil {
+		// The status computed now would count the pods as they were
+		// before these writes; each write's watch event queues this key
+		// again (see addPod, podGone), and that sync writes the status
+		// once, with observedGeneration.
+		return nil
 	}
 	status := c.calculateStatus(rs, pods, terminating, manageErr)
 	updated, err := c.updateStatus(ctx, rs, status)
@@ -335,18 +368,22 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 // errCreate marks a failed pod creation, reported as ReplicaFailure.
 var errCreate = errors.New("replicaset: pod creation failed")
 
-func (c *Controller) manageReplicas(ctx context.Context, key string, pods []*v1.Pod, rs *apps.ReplicaSet) error {
+// manageReplicas creates or deletes pods towards rs's replicas; it returns
+// how many creations and deletions the apiserver accepted.
+func (c *Controller) manageReplicas(ctx context.Context, key string, pods []*v1.Pod, rs *apps.ReplicaSet) (int, error) {
 	diff := len(pods) - int(*rs.Spec.Replicas)
 	switch {
 	case diff < 0:
 		n := min(-diff, BurstReplicas)
 		c.expectations.Expect(key, n, nil)
 		ref := controller.NewControllerRef(rs, c.kind.GVK)
-		created, err := slowStartBatch(n, 1, func() error {
+		var accepted atomic.Int32
+		_, err := slowStartBatch(n, 1, func() error {
 			pod := controller.PodFromTemplate(rs.Spec.Template.DeepCopy(), rs.Namespace, rs.Name+"-", ref)
 			created, err := c.client.CoreV1().Pods(rs.Namespace).Create(ctx, pod, metav1.CreateOptions{})
 			switch {
 			case err == nil:
+				accepted.Add(1)
 				c.recorder.Eventf(c.ref(rs), v1.EventTypeNormal, "SuccessfulCreate", "Created pod: %v", created.Name)
 			case apierrors.HasStatusCause(err, v1.NamespaceTerminatingCause):
 				// The namespace is going away: nothing to create.
@@ -356,12 +393,14 @@ func (c *Controller) manageReplicas(ctx context.Context, key string, pods []*v1.
 			}
 			return err
 		})
-		for range n - created {
+		// Creations that failed (or were skipped) will never be observed.
+		for range n - int(accepted.Load()) {
 			c.expectations.CreationObserved(key)
 		}
 		if err != nil {
-			return fmt.Errorf("%w: %w", errCreate, err)
+			return int(accepted.Load()), fmt.Errorf("%w: %w", errCreate, err)
 		}
+		return int(accepted.Load()), nil
 	case diff > 0:
 		n := min(diff, BurstReplicas)
 		victims := slices.Clone(pods)
@@ -381,11 +420,13 @@ func (c *Controller) manageReplicas(ctx context.Context, key string, pods []*v1.
 		}
 		c.expectations.Expect(key, 0, keys)
 		var wg sync.WaitGroup
+		var accepted atomic.Int32
 		errs := make([]error, len(victims))
 		for i, p := range victims {
 			wg.Go(func() {
 				err := c.client.CoreV1().Pods(p.Namespace).Delete(ctx, p.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &p.UID}})
 				if err == nil {
+					accepted.Add(1)
 					c.recorder.Eventf(c.ref(rs), v1.EventTypeNormal, "SuccessfulDelete", "Deleted pod: %v", p.Name)
 				} else {
 					c.expectations.DeletionObserved(key, keys[i])
@@ -396,9 +437,9 @@ func (c *Controller) manageReplicas(ctx context.Context, key string, pods []*v1.
 			})
 		}
 		wg.Wait()
-		return errors.Join(errs...)
+		return int(accepted.Load()), errors.Join(errs...)
 	}
-	return nil
+	return 0, nil
 }
 
 // ref is what events are about: the real kind, not the converted one.

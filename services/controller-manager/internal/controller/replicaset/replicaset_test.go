@@ -202,3 +202,49 @@ func TestHandlersEnqueueAndSyncHandlerInjected(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Pod changes that only move status queue the ReplicaSet after
+// StatusDelay, so that a burst of them makes one status write; a pod
+// deleted by someone else queues it at once, to be replaced.
+func TestStatusOnlyPodChangesAreCoalesced(t *testing.T) {
+	rs := newRS(2)
+	a, b := ownedPod(rs, "a", false, 1), ownedPod(rs, "b", false, 2)
+	fx := newFixture(t, rs, a, b)
+	q := fx.c.queue
+	readyA, readyB := ownedPod(rs, "a", true, 1), ownedPod(rs, "b", true, 2)
+	readyA.ResourceVersion, readyB.ResourceVersion = "2", "2"
+	start := time.Now()
+	fx.c.updatePod(a, readyA)
+	fx.c.updatePod(b, readyB)
+	if q.Len() != 0 {
+		t.Fatalf("readiness changes queued at once (%d)", q.Len())
+	}
+	key, _ := q.Get() // blocks until the delay has passed
+	if waited := time.Since(start); waited < controller.StatusDelay {
+		t.Fatalf("queued after %v, before StatusDelay", waited)
+	}
+	q.Done(key)
+	if q.Len() != 0 {
+		t.Fatalf("%d more keys queued: the two changes were not coalesced", q.Len())
+	}
+
+	gone := readyA.DeepCopy()
+	gone.ResourceVersion = "3"
+	gone.DeletionTimestamp = &metav1.Time{Time: time.Now()}
+	fx.c.updatePod(readyA, gone)
+	if q.Len() != 1 {
+		t.Fatal("a pod deleted by someone else must queue its ReplicaSet at once")
+	}
+	key, _ = q.Get()
+	q.Done(key)
+
+	// A deletion the controller asked for only moves status.
+	fx.c.expectations.Expect("ns/web", 0, []string{"ns/b"})
+	goneB := readyB.DeepCopy()
+	goneB.ResourceVersion = "3"
+	goneB.DeletionTimestamp = &metav1.Time{Time: time.Now()}
+	fx.c.updatePod(readyB, goneB)
+	if q.Len() != 0 || !fx.c.expectations.Satisfied("ns/web") {
+		t.Fatalf("expected deletion: queued %d, satisfied %v", q.Len(), fx.c.expectations.Satisfied("ns/web"))
+	}
+}
