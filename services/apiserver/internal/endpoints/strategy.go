@@ -11,6 +11,7 @@ import (
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -57,10 +58,30 @@ func structField(obj runtime.Object, name string) (reflect.Value, bool) {
 }
 
 // tracksGeneration: Kubernetes bumps metadata.generation on spec changes for
-// objects with a spec (and for a few spec-less kinds we leave alone).
+// objects with a spec, and for EndpointSlices, which have none (see
+// generationChanged).
 func tracksGeneration(obj runtime.Object) bool {
+	if _, ok := obj.(*discoveryv1.EndpointSlice); ok {
+		return true
+	}
 	_, ok := structField(obj, "Spec")
 	return ok
+}
+
+// generationChanged tells whether an update changes what metadata.generation
+// counts: the spec, or for an EndpointSlice its endpoints, ports, address
+// type and labels, as Kubernetes' EndpointSlice strategy does.
+func generationChanged(obj, old runtime.Object) bool {
+	if s, ok := obj.(*discoveryv1.EndpointSlice); ok {
+		o := old.(*discoveryv1.EndpointSlice)
+		return !equality.Semantic.DeepEqual(s.Endpoints, o.Endpoints) ||
+			!equality.Semantic.DeepEqual(s.Ports, o.Ports) ||
+			s.AddressType != o.AddressType ||
+			!equality.Semantic.DeepEqual(s.Labels, o.Labels)
+	}
+	spec, _ := structField(obj, "Spec")
+	oldSpec, _ := structField(old, "Spec")
+	return !equality.Semantic.DeepEqual(spec.Interface(), oldSpec.Interface())
 }
 
 // nameChars are the characters of generated name suffixes, as Kubernetes uses.
@@ -157,12 +178,8 @@ func prepareForUpdate(res *registry.Resource, obj, old runtime.Object) {
 			st.Set(oldSt)
 		}
 	}
-	if tracksGeneration(obj) {
-		spec, _ := structField(obj, "Spec")
-		oldSpec, _ := structField(old, "Spec")
-		if !equality.Semantic.DeepEqual(spec.Interface(), oldSpec.Interface()) {
-			acc.SetGeneration(oldAcc.GetGeneration() + 1)
-		}
+	if tracksGeneration(obj) && generationChanged(obj, old) {
+		acc.SetGeneration(oldAcc.GetGeneration() + 1)
 	}
 }
 

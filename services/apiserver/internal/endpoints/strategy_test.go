@@ -4,7 +4,11 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"drover.dev/apiserver/internal/registry"
 )
 
 // res builds a resource list from name/quantity pairs.
@@ -52,6 +56,50 @@ func TestQOSClass(t *testing.T) {
 			spec := &corev1.PodSpec{InitContainers: tt.init, Containers: tt.main}
 			if got := qosClass(spec); got != tt.want {
 				t.Errorf("qosClass = %s, want %s", got, tt.want)
+			}
+		})
+	}
+}
+
+// EndpointSlices have no spec, yet Kubernetes counts changes of their
+// endpoints, ports, address type and labels in metadata.generation
+// (controllers tell a stale cache from their own writes by it).
+func TestEndpointSliceGeneration(t *testing.T) {
+	res, ok := registry.Builtin().Lookup(discoveryv1.SchemeGroupVersion.WithResource("endpointslices"))
+	if !ok {
+		t.Fatal("no endpointslices resource")
+	}
+	slice := &discoveryv1.EndpointSlice{
+		ObjectMeta:  metav1.ObjectMeta{Name: "s", Labels: map[string]string{"a": "1"}},
+		AddressType: discoveryv1.AddressTypeIPv4,
+		Endpoints:   []discoveryv1.Endpoint{{Addresses: []string{"10.0.0.1"}}},
+	}
+	prepareForCreate(res, slice, "default")
+	if slice.Generation != 1 {
+		t.Fatalf("generation %d after create, want 1", slice.Generation)
+	}
+	for _, tc := range []struct {
+		name   string
+		change func(s *discoveryv1.EndpointSlice)
+		bump   bool
+	}{
+		{"annotation only", func(s *discoveryv1.EndpointSlice) { s.Annotations = map[string]string{"x": "y"} }, false},
+		{"endpoint added", func(s *discoveryv1.EndpointSlice) {
+			s.Endpoints = append(s.Endpoints, discoveryv1.Endpoint{Addresses: []string{"10.0.0.2"}})
+		}, true},
+		{"port added", func(s *discoveryv1.EndpointSlice) { s.Ports = []discoveryv1.EndpointPort{{Port: ptr[int32](80)}} }, true},
+		{"label changed", func(s *discoveryv1.EndpointSlice) { s.Labels = map[string]string{"a": "2"} }, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			updated := slice.DeepCopy()
+			tc.change(updated)
+			prepareForUpdate(res, updated, slice)
+			want := slice.Generation
+			if tc.bump {
+				want++
+			}
+			if updated.Generation != want {
+				t.Fatalf("generation %d, want %d", updated.Generation, want)
 			}
 		})
 	}
