@@ -41,6 +41,8 @@ type Event struct {
 	Obj *Item
 	// Prev is the state before the change (nil for Added).
 	Prev *Item
+	// frame caches the encoded event for watchers that see it unchanged.
+	frame *frame
 }
 
 // Options tune the cache.
@@ -303,7 +305,7 @@ func EventOf(parse Parser, resource string, ch Change) (ev Event, ok bool, err e
 		if prev == nil {
 			return Event{}, false, nil
 		}
-		return Event{Type: watch.Deleted, RV: ch.ModRevision, Obj: prev, Prev: prev}, true, nil
+		return Event{Type: watch.Deleted, RV: ch.ModRevision, Obj: prev, Prev: prev, frame: new(frame)}, true, nil
 	}
 	it, err := parse(resource, ch.Key, ch.Value, ch.ModRevision)
 	if err != nil {
@@ -313,7 +315,7 @@ func EventOf(parse Parser, resource string, ch Change) (ev Event, ok bool, err e
 	if prev == nil {
 		typ = watch.Added
 	}
-	return Event{Type: typ, RV: ch.ModRevision, Obj: it, Prev: prev}, true, nil
+	return Event{Type: typ, RV: ch.ModRevision, Obj: it, Prev: prev, frame: new(frame)}, true, nil
 }
 
 func (c *Cache) apply(changes []Change, headerRev int64) {
@@ -364,7 +366,16 @@ func (rc *resourceCache) record(ev Event) {
 	}
 	rc.history[(rc.historyHead+rc.historyLen)%size] = ev
 	rc.historyLen++
+	if rc.historyLen > historyFrames {
+		// Older events are only replayed to watchers that resume; their
+		// encoded frames would cost the history's memory twice.
+		rc.history[(rc.historyHead+rc.historyLen-1-historyFrames)%size].frame = nil
+	}
 }
+
+// historyFrames is how many of the newest history events keep their
+// encoded frame (events still queued to watchers keep theirs regardless).
+const historyFrames = 256
 
 // WaitForRevision blocks until the cache has applied rev or ctx/timeout ends.
 func (c *Cache) WaitForRevision(ctx context.Context, rev int64, timeout time.Duration) error {

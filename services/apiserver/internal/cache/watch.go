@@ -114,8 +114,8 @@ func Transition(ev Event, matches func(*Item) bool) (Event, bool) {
 	switch {
 	case ev.Type == watch.Deleted && prev:
 		return ev, true
-	case cur && prev:
-		return ev, true
+	case cur && (prev || ev.Type == watch.Added):
+		return ev, true // as it happened, sharing its encoded frame
 	case cur && !prev:
 		return Event{Type: watch.Added, RV: ev.RV, Obj: ev.Obj}, true
 	case !cur && prev && ev.Type == watch.Modified:

@@ -154,13 +154,20 @@ func (a *API) watch(q *request) {
 			if !ok {
 				return
 			}
-			if err := ws.send(ev.Type, ev.Obj, ev.RV); err != nil {
+			if err := ws.sendEvent(ev); err != nil {
 				return
 			}
-			// Coalesce flushes while events are queued.
-			if len(w.Events()) == 0 {
-				ws.flush()
+			// Take what else is queued without another select (which locks
+			// every channel it waits on) and flush once for all of it.
+			for len(w.Events()) > 0 {
+				if ev, ok = <-w.Events(); !ok {
+					return
+				}
+				if err := ws.sendEvent(ev); err != nil {
+					return
+				}
 			}
+			ws.flush()
 		case <-ticker.C:
 			if bookmarks {
 				if rev := a.cfg.Cache.Revision(); rev > ws.lastRV {
@@ -250,6 +257,32 @@ func (ws *watchStream) flush() {
 		ws.flusher.Flush()
 	}
 }
+
+// sendEvent sends a live event from the cache. A stored-as-is JSON object
+// goes out as the event's shared frame, encoded once for all watchers.
+func (ws *watchStream) sendEvent(ev cache.Event) error {
+	if ws.out != outputObject || !ws.q.res.StoredAsSelf() {
+		return ws.send(ev.Type, ev.Obj, ev.RV)
+	}
+	ws.lastRV = max(ws.lastRV, ev.RV)
+	b := ev.Frame()
+	if ws.buf.Len() > 0 || len(b) < watchDirect {
+		// Behind earlier events, or small enough to batch with later ones.
+		ws.buf.Write(b)
+		if ws.buf.Len() > watchBatch {
+			ws.flush()
+		}
+		return ws.q.r.Context().Err()
+	}
+	if _, err := ws.q.w.Write(b); err != nil {
+		return err
+	}
+	return ws.q.r.Context().Err()
+}
+
+// watchDirect is the frame size from which a frame is written straight to
+// the response rather than copied into the watch's buffer first.
+const watchDirect = 512
 
 // send appends one event; the object carries the event's revision.
 func (ws *watchStream) send(typ watch.EventType, it *cache.Item, rv int64) error {

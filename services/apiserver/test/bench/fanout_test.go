@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -82,6 +83,105 @@ func BenchmarkFanout(b *testing.B) {
 	}
 }
 
+// BenchmarkFanoutSweep: the same 1,000 HTTP watchers of pods (served from
+// the cache fed by its own etcd watch, spread over DROVER_FANOUT_CONNS
+// connections) under a sweep of update rates, to show up to which rate p99
+// delivery stays low and where the apiserver saturates. Each rate step
+// sends DROVER_FANOUT_STEP_UPDATES updates (default 2,000) and reports its
+// latencies, the apiserver's CPU per delivery and the CPU of this process
+// (the watchers' readers and the embedded etcd, which share the machine
+// with the apiserver); DROVER_FANOUT_RATES is a comma-separated list of
+// rates (default 25,50,100,200). Wall latencies depend on what else runs
+// on the machine; CPU per delivery much less.
+//
+//	go test -run '^$' -bench FanoutSweep -benchtime 1x -timeout 30m ./test/bench/
+func BenchmarkFanoutSweep(b *testing.B) {
+	p := fanoutParams{
+		watchers: envInt("DROVER_FANOUT_WATCHERS", 1000),
+		updates:  envInt("DROVER_FANOUT_STEP_UPDATES", 2000),
+		conns:    envInt("DROVER_FANOUT_CONNS", 10),
+	}
+	rates, err := envRates("DROVER_FANOUT_RATES", []int{25, 50, 100, 200})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s := startWith(b, etcdtest.StartDurable(b))
+	var lastRV string
+	for i := range fanoutPods {
+		created, err := s.cs.CoreV1().Pods("default").Create(ctx, pod(fmt.Sprintf("fan-%d", i)), metav1.CreateOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		lastRV = created.ResourceVersion
+	}
+	var cur atomic.Pointer[latencies]
+	cur.Store(newLatencies(p.watchers, 0, 0))
+	var delivered, ended atomic.Int64
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel()
+	for _, st := range httpWatchers(b, ctx, s, lastRV, p, p.conns, &cur, &delivered, &ended) {
+		wg.Go(st)
+	}
+	pid := s.cmd.Process.Pid
+	first := 0
+	for _, rate := range rates {
+		b.Run(fmt.Sprintf("rate-%d", rate), func(b *testing.B) {
+			for range b.N {
+				lat := newLatencies(p.watchers, p.updates, first)
+				first += p.updates
+				cur.Store(lat)
+				delivered.Store(0)
+				ended0 := ended.Load()
+				cpu0, self0 := cpuSeconds(b, pid), selfCPUSeconds(b)
+				profDone := cpuProfileFor(b, s, "DROVER_BENCH_CPU_PROFILE", fmt.Sprintf(".rate-%d", rate), 10)
+				start := time.Now()
+				if err := paceUpdates(ctx, s, rate, lat); err != nil {
+					b.Fatal(err)
+				}
+				writesDone := time.Since(start)
+				want := int64(p.watchers * p.updates)
+				deadline := time.Now().Add(time.Minute)
+				for delivered.Load() < want && time.Now().Before(deadline) {
+					time.Sleep(10 * time.Millisecond)
+				}
+				used := cpuSeconds(b, pid) - cpu0
+				b.ReportMetric(selfCPUSeconds(b)-self0, "watchers+etcd-cpu-s")
+				profDone()
+				all := lat.sorted()
+				if len(all) == 0 {
+					b.Fatal("no deliveries")
+				}
+				reportLatency(b, all)
+				b.ReportMetric(used*1e6/float64(len(all)), "apiserver-cpu-us/delivery")
+				b.ReportMetric(used/time.Since(start).Seconds(), "apiserver-cores")
+				b.ReportMetric(float64(want-int64(len(all))), "missed")
+				b.ReportMetric(float64(ended.Load()-ended0), "watches-ended")
+				b.ReportMetric(float64(p.updates)/writesDone.Seconds(), "updates/s")
+			}
+		})
+	}
+}
+
+// envRates parses a comma-separated list of positive rates.
+func envRates(name string, def []int) ([]int, error) {
+	v := os.Getenv(name)
+	if v == "" {
+		return def, nil
+	}
+	var out []int
+	for f := range strings.SplitSeq(v, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n <= 0 {
+			return nil, fmt.Errorf("%s: %q is not a positive rate", name, f)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
 // natsProcess runs nats-server as its own process, so that its CPU and
 // memory can be told apart from the apiserver's.
 type natsProcess struct {
@@ -135,30 +235,57 @@ func startNATS(b *testing.B) *natsProcess {
 }
 
 // latencies collects delivery latencies in microseconds, one slot per
-// watcher and update, so that readers never contend.
+// watcher and update, so that readers never contend. Updates are numbered
+// from first on (a sweep reuses its watchers for several steps).
 type latencies struct {
-	sent [][]int32 // per watcher, per update; -1 until delivered
-	t0   []atomic.Int64
+	first int
+	sent  [][]atomic.Int32 // per watcher, per update; -1 until delivered
+	t0    []atomic.Int64
 }
 
-func newLatencies(watchers, updates int) *latencies {
-	l := &latencies{sent: make([][]int32, watchers), t0: make([]atomic.Int64, updates)}
+func newLatencies(watchers, updates, first int) *latencies {
+	l := &latencies{first: first, sent: make([][]atomic.Int32, watchers), t0: make([]atomic.Int64, updates)}
 	for w := range l.sent {
-		l.sent[w] = make([]int32, updates)
+		l.sent[w] = make([]atomic.Int32, updates)
 		for i := range l.sent[w] {
-			l.sent[w][i] = -1
+			l.sent[w][i].Store(-1)
 		}
 	}
 	return l
 }
 
-// got records that watcher w received update n now; false for a duplicate.
+// got records that watcher w received update n now; false for a duplicate
+// or an update of another step.
 func (l *latencies) got(w, n int, now time.Time) bool {
-	if n < 0 || n >= len(l.t0) || l.sent[w][n] >= 0 {
+	n -= l.first
+	if n < 0 || n >= len(l.t0) || l.sent[w][n].Load() >= 0 {
 		return false
 	}
-	l.sent[w][n] = int32(now.UnixMicro() - l.t0[n].Load())
+	l.sent[w][n].Store(int32(now.UnixMicro() - l.t0[n].Load()))
 	return true
+}
+
+// sorted returns every recorded latency in ascending order.
+func (l *latencies) sorted() []int32 {
+	var all []int32
+	for w := range l.sent {
+		for i := range l.sent[w] {
+			if us := l.sent[w][i].Load(); us >= 0 {
+				all = append(all, us)
+			}
+		}
+	}
+	slices.Sort(all)
+	return all
+}
+
+// reportLatency reports p50, p99 and max of the sorted latencies.
+func reportLatency(b *testing.B, all []int32) {
+	ms := func(q float64) float64 { return float64(all[min(int(q*float64(len(all))), len(all)-1)]) / 1000 }
+	b.ReportMetric(ms(0.50), "ms-p50")
+	b.ReportMetric(ms(0.99), "ms-p99")
+	b.ReportMetric(ms(1), "ms-max")
+	b.ReportMetric(float64(len(all)), "deliveries")
 }
 
 var annotationN = []byte(`"annotations":{"n":"`)
@@ -207,17 +334,19 @@ func runFanout(b *testing.B, mode string, p fanoutParams, conns int) {
 	}
 	watchesBefore := etcdWatches(b)
 
-	lat := newLatencies(p.watchers, p.updates)
+	var cur atomic.Pointer[latencies]
+	lat := newLatencies(p.watchers, p.updates, 0)
+	cur.Store(lat)
 	var delivered, ended atomic.Int64
 	var wg sync.WaitGroup
 	var starts []func() // each starts one watcher's reader
 	switch mode {
 	case "bus":
-		starts = busWatchers(b, ctx, np.url, lastRV, p, conns, lat, &delivered, &ended)
+		starts = busWatchers(b, ctx, np.url, lastRV, p, conns, &cur, &delivered, &ended)
 	case "etcd":
-		starts = etcdWatchers(b, ctx, etcd.ClientURL, lastRV, p, conns, lat, &delivered, &ended)
+		starts = etcdWatchers(b, ctx, etcd.ClientURL, lastRV, p, conns, &cur, &delivered, &ended)
 	default:
-		starts = httpWatchers(b, ctx, s, lastRV, p, conns, lat, &delivered, &ended)
+		starts = httpWatchers(b, ctx, s, lastRV, p, conns, &cur, &delivered, &ended)
 	}
 	for _, st := range starts {
 		wg.Go(st)
@@ -233,10 +362,10 @@ func runFanout(b *testing.B, mode string, p fanoutParams, conns int) {
 		cpu0[name] = cpuSeconds(b, pid)
 	}
 	self0 := selfCPUSeconds(b)
-	profDone := cpuProfileFor(b, s, "DROVER_BENCH_CPU_PROFILE", 10)
+	profDone := cpuProfileFor(b, s, "DROVER_BENCH_CPU_PROFILE", "", 10)
 	b.ResetTimer()
 	start := time.Now()
-	writeErr := paceUpdates(ctx, s, p, lat)
+	writeErr := paceUpdates(ctx, s, p.rate, lat)
 	if writeErr != nil {
 		b.Fatal(writeErr)
 	}
@@ -269,23 +398,11 @@ func runFanout(b *testing.B, mode string, p fanoutParams, conns int) {
 	cancel()
 	wg.Wait()
 
-	var all []int32
-	for _, w := range lat.sent {
-		for _, us := range w {
-			if us >= 0 {
-				all = append(all, us)
-			}
-		}
-	}
+	all := lat.sorted()
 	if len(all) == 0 {
 		b.Fatal("no deliveries")
 	}
-	slices.Sort(all)
-	ms := func(q float64) float64 { return float64(all[min(int(q*float64(len(all))), len(all)-1)]) / 1000 }
-	b.ReportMetric(ms(0.50), "ms-p50")
-	b.ReportMetric(ms(0.99), "ms-p99")
-	b.ReportMetric(ms(1), "ms-max")
-	b.ReportMetric(float64(len(all)), "deliveries")
+	reportLatency(b, all)
 	b.ReportMetric(used["apiserver"]*1e6/float64(len(all)), "apiserver-cpu-us/delivery")
 	b.ReportMetric(float64(want-int64(len(all))), "missed")
 	b.ReportMetric(float64(ended.Load()), "watches-ended")
@@ -294,18 +411,21 @@ func runFanout(b *testing.B, mode string, p fanoutParams, conns int) {
 	b.ReportMetric(watchesDuring, "etcd-watches-N-watchers")
 }
 
-// paceUpdates patches the pods round-robin at p.rate per second from 8
-// concurrent clients, stamping each update's number in an annotation.
-func paceUpdates(ctx context.Context, s *server, p fanoutParams, lat *latencies) error {
+// paceUpdates patches the pods round-robin at rate per second, one update
+// per slot of lat, stamping each update's number in an annotation. Enough
+// clients run at once (rate/2, at least 8) that a durable etcd's commit
+// latency on a loaded machine (up to ~0.5 s seen) does not cap the rate.
+func paceUpdates(ctx context.Context, s *server, rate int, lat *latencies) error {
 	jobs := make(chan int)
 	var firstErr atomic.Value
 	var wg sync.WaitGroup
-	for range 8 {
+	for range max(8, rate/2) {
 		wg.Go(func() {
 			for i := range jobs {
+				n := lat.first + i
 				lat.t0[i].Store(time.Now().UnixMicro())
-				_, err := s.cs.CoreV1().Pods("default").Patch(ctx, fmt.Sprintf("fan-%d", i%fanoutPods), "application/merge-patch+json",
-					[]byte(fmt.Sprintf(`{"metadata":{"annotations":{"n":"%d"}}}`, i)), metav1.PatchOptions{})
+				_, err := s.cs.CoreV1().Pods("default").Patch(ctx, fmt.Sprintf("fan-%d", n%fanoutPods), "application/merge-patch+json",
+					[]byte(fmt.Sprintf(`{"metadata":{"annotations":{"n":"%d"}}}`, n)), metav1.PatchOptions{})
 				if err != nil {
 					firstErr.CompareAndSwap(nil, err)
 				}
@@ -313,8 +433,8 @@ func paceUpdates(ctx context.Context, s *server, p fanoutParams, lat *latencies)
 		})
 	}
 	start := time.Now()
-	interval := time.Second / time.Duration(p.rate)
-	for i := range p.updates {
+	interval := time.Second / time.Duration(rate)
+	for i := range lat.t0 {
 		if d := time.Until(start.Add(time.Duration(i) * interval)); d > 0 {
 			time.Sleep(d)
 		}
@@ -330,7 +450,7 @@ func paceUpdates(ctx context.Context, s *server, p fanoutParams, lat *latencies)
 
 // httpWatchers opens the HTTP watches (all before returning, so that none
 // misses the first update) and returns their readers.
-func httpWatchers(b *testing.B, ctx context.Context, s *server, rv string, p fanoutParams, conns int, lat *latencies, delivered, ended *atomic.Int64) []func() {
+func httpWatchers(b *testing.B, ctx context.Context, s *server, rv string, p fanoutParams, conns int, lat *atomic.Pointer[latencies], delivered, ended *atomic.Int64) []func() {
 	clients := make([]*http.Client, conns)
 	for i := range clients {
 		clients[i] = &http.Client{Transport: &http.Transport{
@@ -376,7 +496,7 @@ func httpWatchers(b *testing.B, ctx context.Context, s *server, rv string, p fan
 					}
 					return
 				}
-				if lat.got(w, updateOf(line), time.Now()) {
+				if lat.Load().got(w, updateOf(line), time.Now()) {
 					delivered.Add(1)
 				}
 			}
@@ -388,7 +508,7 @@ func httpWatchers(b *testing.B, ctx context.Context, s *server, rv string, p fan
 // busWatchers subscribes through libs/bus ListWatch, one JetStream consumer
 // per watcher. Decode only finds the update number: the bus, not JSON
 // decoding in this process, is what is measured.
-func busWatchers(b *testing.B, ctx context.Context, url, rv string, p fanoutParams, conns int, lat *latencies, delivered, ended *atomic.Int64) []func() {
+func busWatchers(b *testing.B, ctx context.Context, url, rv string, p fanoutParams, conns int, lat *atomic.Pointer[latencies], delivered, ended *atomic.Int64) []func() {
 	lws := make([]*bus.ListWatch, conns)
 	for i := range lws {
 		nc, err := nats.Connect(url, nats.Name("fanout-bench"))
@@ -425,7 +545,7 @@ func busWatchers(b *testing.B, ctx context.Context, url, rv string, p fanoutPara
 					continue
 				}
 				n, _ := strconv.Atoi(obj.Annotations["n"])
-				if lat.got(w, n, now) {
+				if lat.Load().got(w, n, now) {
 					delivered.Add(1)
 				}
 			}
@@ -443,7 +563,7 @@ func busWatchers(b *testing.B, ctx context.Context, url, rv string, p fanoutPara
 
 // etcdWatchers opens one etcd watch per watcher on the pods prefix, as an
 // apiserver without a watch cache would.
-func etcdWatchers(b *testing.B, ctx context.Context, url, rv string, p fanoutParams, conns int, lat *latencies, delivered, ended *atomic.Int64) []func() {
+func etcdWatchers(b *testing.B, ctx context.Context, url, rv string, p fanoutParams, conns int, lat *atomic.Pointer[latencies], delivered, ended *atomic.Int64) []func() {
 	from, err := strconv.ParseInt(rv, 10, 64)
 	if err != nil {
 		b.Fatal(err)
@@ -464,7 +584,7 @@ func etcdWatchers(b *testing.B, ctx context.Context, url, rv string, p fanoutPar
 			for resp := range wch {
 				now := time.Now()
 				for _, ev := range resp.Events {
-					if lat.got(w, updateOf(ev.Kv.Value), now) {
+					if lat.Load().got(w, updateOf(ev.Kv.Value), now) {
 						delivered.Add(1)
 					}
 				}
@@ -496,12 +616,13 @@ func etcdWatches(b *testing.B) float64 {
 }
 
 // cpuProfileFor records the apiserver's CPU profile for secs seconds into
-// the file named by the environment variable env, if set.
-func cpuProfileFor(b *testing.B, s *server, env string, secs int) (done func()) {
+// the file named by the environment variable env (plus suffix), if set.
+func cpuProfileFor(b *testing.B, s *server, env, suffix string, secs int) (done func()) {
 	path := os.Getenv(env)
 	if path == "" {
 		return func() {}
 	}
+	path += suffix
 	ch := make(chan struct{})
 	go func() {
 		defer close(ch)
