@@ -108,14 +108,7 @@ func BenchmarkFanoutSweep(b *testing.B) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	s := startWith(b, etcdtest.StartDurable(b))
-	var lastRV string
-	for i := range fanoutPods {
-		created, err := s.cs.CoreV1().Pods("default").Create(ctx, pod(fmt.Sprintf("fan-%d", i)), metav1.CreateOptions{})
-		if err != nil {
-			b.Fatal(err)
-		}
-		lastRV = created.ResourceVersion
-	}
+	lastRV := createFanoutPods(b, ctx, s)
 	var cur atomic.Pointer[latencies]
 	cur.Store(newLatencies(p.watchers, 0, 0))
 	var delivered, ended atomic.Int64
@@ -324,14 +317,7 @@ func runFanout(b *testing.B, mode string, p fanoutParams, conns int) {
 		}
 	}
 	s := startWith(b, etcd, args...)
-	var lastRV string
-	for i := range fanoutPods {
-		created, err := s.cs.CoreV1().Pods("default").Create(ctx, pod(fmt.Sprintf("fan-%d", i)), metav1.CreateOptions{})
-		if err != nil {
-			b.Fatal(err)
-		}
-		lastRV = created.ResourceVersion
-	}
+	lastRV := createFanoutPods(b, ctx, s)
 	watchesBefore := etcdWatches(b)
 
 	var cur atomic.Pointer[latencies]
@@ -645,4 +631,18 @@ func selfCPUSeconds(b *testing.B) float64 {
 		b.Fatal(err)
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+}
+
+// createFanoutPods creates the pods the watchers follow and returns the
+// resourceVersion the watches start from.
+func createFanoutPods(b *testing.B, ctx context.Context, s *server) string {
+	var lastRV string
+	for i := range fanoutPods {
+		created, err := s.cs.CoreV1().Pods("default").Create(ctx, pod(fmt.Sprintf("fan-%d", i)), metav1.CreateOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		lastRV = created.ResourceVersion
+	}
+	return lastRV
 }

@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"drover.dev/scheduler/internal/apis/config"
+	"drover.dev/scheduler/internal/benchload"
 	"drover.dev/scheduler/internal/framework"
 	"drover.dev/scheduler/internal/framework/plugins"
 )
@@ -82,29 +83,10 @@ func BenchmarkSchedulingCycle(b *testing.B) {
 	}
 }
 
+// benchPod is the benchmark workload's pod i, as the daemon would see it.
 func benchPod(i int, affinity bool) *v1.Pod {
-	sel := &metav1.LabelSelector{MatchLabels: map[string]string{"app": "bench"}}
-	p := &v1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("pod-%05d", i), Namespace: "bench", UID: types.UID(fmt.Sprintf("uid-%d", i)),
-			Labels: map[string]string{"app": "bench", "tier": "web"}},
-		Spec: v1.PodSpec{SchedulerName: config.DefaultSchedulerName, Containers: []v1.Container{{
-			Name: "web", Image: "registry.example/web:1.0",
-			Resources: v1.ResourceRequirements{Requests: v1.ResourceList{
-				v1.ResourceCPU: resource.MustParse("100m"), v1.ResourceMemory: resource.MustParse("64Mi")}},
-		}}},
-	}
-	if affinity {
-		p.Spec.TopologySpreadConstraints = []v1.TopologySpreadConstraint{{
-			MaxSkew: 1, TopologyKey: v1.LabelTopologyZone, WhenUnsatisfiable: v1.DoNotSchedule, LabelSelector: sel,
-		}}
-		p.Spec.Affinity = &v1.Affinity{
-			PodAffinity: &v1.PodAffinity{PreferredDuringSchedulingIgnoredDuringExecution: []v1.WeightedPodAffinityTerm{{
-				Weight: 50, PodAffinityTerm: v1.PodAffinityTerm{LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"tier": "web"}}, TopologyKey: v1.LabelTopologyZone},
-			}}},
-			PodAntiAffinity: &v1.PodAntiAffinity{PreferredDuringSchedulingIgnoredDuringExecution: []v1.WeightedPodAffinityTerm{{
-				Weight: 100, PodAffinityTerm: v1.PodAffinityTerm{LabelSelector: sel, TopologyKey: v1.LabelHostname},
-			}}},
-		}
-	}
+	p := benchload.Pod(fmt.Sprintf("pod-%05d", i), affinity)
+	p.Namespace, p.UID = "bench", types.UID(fmt.Sprintf("uid-%d", i))
+	p.Spec.SchedulerName = config.DefaultSchedulerName
 	return p
 }

@@ -48,6 +48,7 @@ import (
 
 	"drover.dev/libs/benchutil"
 	"drover.dev/libs/etcdtest"
+	"drover.dev/scheduler/internal/benchload"
 )
 
 const (
@@ -245,35 +246,6 @@ func (e *env) createNodes(b *testing.B, n int) {
 	}
 }
 
-func benchPod(name string, affinity bool) *v1.Pod {
-	p := &v1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"app": "bench", "tier": "web"}},
-		Spec: v1.PodSpec{Containers: []v1.Container{{
-			Name: "web", Image: "registry.example/web:1.0",
-			Resources: v1.ResourceRequirements{Requests: v1.ResourceList{
-				v1.ResourceCPU: resource.MustParse("100m"), v1.ResourceMemory: resource.MustParse("64Mi")}},
-		}}},
-	}
-	if affinity {
-		sel := &metav1.LabelSelector{MatchLabels: map[string]string{"app": "bench"}}
-		p.Spec.TopologySpreadConstraints = []v1.TopologySpreadConstraint{{
-			MaxSkew: 1, TopologyKey: v1.LabelTopologyZone, WhenUnsatisfiable: v1.DoNotSchedule, LabelSelector: sel,
-		}}
-		// Preferred (not required) affinity: a required zone affinity to
-		// the group itself cannot be met together with maxSkew 1 across
-		// zones once the first pod has picked a zone.
-		p.Spec.Affinity = &v1.Affinity{
-			PodAffinity: &v1.PodAffinity{PreferredDuringSchedulingIgnoredDuringExecution: []v1.WeightedPodAffinityTerm{{
-				Weight: 50, PodAffinityTerm: v1.PodAffinityTerm{LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"tier": "web"}}, TopologyKey: v1.LabelTopologyZone},
-			}}},
-			PodAntiAffinity: &v1.PodAntiAffinity{PreferredDuringSchedulingIgnoredDuringExecution: []v1.WeightedPodAffinityTerm{{
-				Weight: 100, PodAffinityTerm: v1.PodAffinityTerm{LabelSelector: sel, TopologyKey: v1.LabelHostname},
-			}}},
-		}
-	}
-	return p
-}
-
 // boundWatcher records when each pod is first seen bound.
 type boundWatcher struct {
 	mu    sync.Mutex
@@ -406,7 +378,7 @@ func BenchmarkEndToEnd(b *testing.B) {
 				start := time.Now()
 				err := benchutil.Parallel(creators(), c.pods, func(i int) error {
 					created[i] = time.Now()
-					_, err := e.cs.CoreV1().Pods(ns).Create(context.Background(), benchPod(fmt.Sprintf("pod-%05d", i), c.affinity), metav1.CreateOptions{})
+					_, err := e.cs.CoreV1().Pods(ns).Create(context.Background(), benchload.Pod(fmt.Sprintf("pod-%05d", i), c.affinity), metav1.CreateOptions{})
 					return err
 				})
 				if err != nil {
@@ -451,7 +423,7 @@ func BenchmarkSchedulerOnly(b *testing.B) {
 				e.createNodes(b, c.nodes)
 				createStart := time.Now()
 				err := benchutil.Parallel(creators(), c.pods, func(i int) error {
-					_, err := e.cs.CoreV1().Pods(ns).Create(context.Background(), benchPod(fmt.Sprintf("pod-%05d", i), c.affinity), metav1.CreateOptions{})
+					_, err := e.cs.CoreV1().Pods(ns).Create(context.Background(), benchload.Pod(fmt.Sprintf("pod-%05d", i), c.affinity), metav1.CreateOptions{})
 					return err
 				})
 				if err != nil {
