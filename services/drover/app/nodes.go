@@ -172,21 +172,23 @@ func cleanupNodes(cfg *upConfig, nodes []*localNode, lg *zap.Logger) bool {
 // cleanupNode runs once the node's daemons stopped: the kubelet once more
 // with --cleanup (containers, pod networks and their mounts go), the proxy
 // with --cleanup (its nftables tables and routes go), then the node's
-// namespace and veth pair. A failed step ends it, leaving what the next
-// steps would remove for another try (drover down --purge); steps already
-// done are skipped then: without the namespace, its pod networks and
-// proxy tables are gone already.
+// namespace and veth pair. Every step runs even when one before failed
+// (what can go, goes); it reports whether all succeeded, so that drover
+// down --purge can try again. Steps are safe to repeat: without the
+// namespace, the kubelet's clean-up runs in the host's and the proxy's is
+// skipped (its tables went with the namespace).
 func cleanupNode(cfg *upConfig, n *localNode, lg *zap.Logger) bool {
-	run := func(what, binary string, args []string) bool {
+	ok := true
+	run := func(what, binary string, args []string) {
 		ctx, cancel := context.WithTimeout(context.Background(), nodeCleanupTimeout)
 		defer cancel()
 		out, err := exec.CommandContext(ctx, binary, args...).CombinedOutput()
 		if err != nil {
 			lg.Warn("node cleanup failed", zap.String("node", n.name), zap.String("what", what), zap.Error(err), zap.String("output", string(out)))
-			return false
+			ok = false
+			return
 		}
 		lg.Debug("node cleaned up", zap.String("node", n.name), zap.String("what", what))
-		return true
 	}
 	inNetNS := n.inNetNS() && nodenet.NetNSExists(n.place.NetNS)
 	if n.kubelet.Name != "" {
@@ -197,20 +199,15 @@ func cleanupNode(cfg *upConfig, n *localNode, lg *zap.Logger) bool {
 		if inNetNS {
 			binary, args = cfg.droverExe, netnsExecArgs(n.place.NetNS, binary, args)
 		}
-		if !run("containers and pod networks", binary, args) {
-			return false
-		}
+		run("containers and pod networks", binary, args)
 	}
 	if n.proxy.Name != "" && (inNetNS || !n.inNetNS()) {
 		args := []string{"--cleanup", "--log-level=warn"}
 		if inNetNS {
 			args = append(args, "--netns="+n.place.NetNS)
 		}
-		if !run("nftables tables and routes", filepath.Join(cfg.binDir, ProxyBinary), args) {
-			return false
-		}
+		run("nftables tables and routes", filepath.Join(cfg.binDir, ProxyBinary), args)
 	}
-	ok := true
 	if n.inNetNS() {
 		if err := cfg.net.TeardownNode(n.place); err != nil {
 			lg.Warn("failed to remove node network namespace", zap.String("node", n.name), zap.Error(err))

@@ -88,8 +88,9 @@ func newRuncRuntime(cc config.CompletedConfig) (*nodeRuntime, error) {
 	}
 	return &nodeRuntime{
 		Runtime: rt, images: store,
-		machine:    &node.Machine{RootDir: o.RootDir},
-		setPodCIDR: pn.set,
+		machine:         &node.Machine{RootDir: o.RootDir},
+		setPodCIDR:      pn.set,
+		removeNodeState: rt.RemoveCgroupParent,
 		background: func(ctx context.Context, m *pods.Manager) {
 			go func() {
 				if err := store.WatchImportDir(ctx, importDir); err != nil {

@@ -25,7 +25,10 @@ type nodeRuntime struct {
 	setPodCIDR func(cidr string) error
 	// background runs housekeeping (image import and GC) until ctx ends.
 	background func(ctx context.Context, m *pods.Manager)
-	close      func()
+	// removeNodeState removes what the runtime keeps for the node outside
+	// its pods (the node's cgroups), after a clean-up removed every pod.
+	removeNodeState func() error
+	close           func()
 }
 
 // Hollow nodes report a fixed, roomy machine so that the scheduler spreads
@@ -43,10 +46,11 @@ func newRuntime(_ context.Context, cc config.CompletedConfig) (*nodeRuntime, err
 		h := hollow.New()
 		return &nodeRuntime{
 			Runtime: h, images: h,
-			machine:    &node.Machine{CPU: &hollowCPU, Memory: &hollowMemory, Storage: &hollowStorage},
-			setPodCIDR: h.SetPodCIDR,
-			background: func(context.Context, *pods.Manager) {},
-			close:      func() {},
+			machine:         &node.Machine{CPU: &hollowCPU, Memory: &hollowMemory, Storage: &hollowStorage},
+			setPodCIDR:      h.SetPodCIDR,
+			background:      func(context.Context, *pods.Manager) {},
+			removeNodeState: func() error { return nil },
+			close:           func() {},
 		}, nil
 	case options.RuntimeRunc:
 		return newRuncRuntime(cc)

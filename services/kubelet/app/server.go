@@ -323,6 +323,9 @@ func Cleanup(ctx context.Context, cc config.CompletedConfig) error {
 			errs = append(errs, fmt.Errorf("sandbox %s (%s/%s): %w", sb.ID, sb.Namespace, sb.Name, err))
 		}
 	}
+	if len(errs) == 0 {
+		errs = append(errs, rt.removeNodeState())
+	}
 	cc.Logger.Info("cleaned up", zap.Int("sandboxes", len(sbs)))
 	return errors.Join(errs...)
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -338,18 +339,86 @@ func (r *Runtime) removeSandboxFiles(ctx context.Context, m *sandboxMeta) error 
 	return errors.Join(errs...)
 }
 
-// removePodCgroups removes <parent>/pod<uid> in every hierarchy.
+// removePodCgroups removes <parent>/pod<uid> in every hierarchy, with
+// whatever container cgroups are still below it: a container whose
+// libcontainer state was already gone (stopped while the kubelet was down,
+// then cleaned up) leaves its cgroup behind, and its pod's cgroup cannot be
+// removed before it.
 func (r *Runtime) removePodCgroups(podUID string) error {
 	rel := filepath.Join(r.opts.CgroupParent, "pod"+podUID)
 	roots, _ := filepath.Glob("/sys/fs/cgroup/*")
 	roots = append(roots, "/sys/fs/cgroup")
 	var errs []error
 	for _, root := range roots {
-		if err := unix.Rmdir(filepath.Join(root, rel)); err != nil && !errors.Is(err, unix.ENOENT) && !errors.Is(err, unix.ENOTDIR) {
+		if err := removeCgroupTree(filepath.Join(root, rel)); err != nil {
 			errs = append(errs, fmt.Errorf("runc: remove pod cgroup: %w", err))
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// RemoveCgroupParent removes the node's cgroup parent in every hierarchy,
+// and drover's top cgroup, once nothing is left under them (a clean-up's
+// last step, after every pod went). A parent still in use (another
+// kubelet's: two local clusters may both have a node-1) stays.
+func (r *Runtime) RemoveCgroupParent() error {
+	roots, _ := filepath.Glob("/sys/fs/cgroup/*")
+	roots = append(roots, "/sys/fs/cgroup")
+	var errs []error
+	for _, root := range roots {
+		for dir := r.opts.CgroupParent; dir != "." && dir != "/"; dir = filepath.Dir(dir) {
+			err := unix.Rmdir(filepath.Join(root, dir))
+			if errors.Is(err, unix.EBUSY) {
+				break
+			}
+			if err != nil && !errors.Is(err, unix.ENOENT) && !errors.Is(err, unix.ENOTDIR) {
+				errs = append(errs, fmt.Errorf("runc: remove cgroup parent: %w", err))
+				break
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// cgroupBusyWait bounds the wait for killed processes to leave a cgroup.
+const cgroupBusyWait = 2 * time.Second
+
+// removeCgroupTree removes the cgroup at path and every cgroup below it,
+// deepest first. Processes still in them belong to containers being
+// removed: they are killed, and removal waits for them to leave.
+func removeCgroupTree(path string) error {
+	entries, err := os.ReadDir(path)
+	if errors.Is(err, os.ErrNotExist) || errors.Is(err, unix.ENOTDIR) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if e.IsDir() {
+			if err := removeCgroupTree(filepath.Join(path, e.Name())); err != nil {
+				return err
+			}
+		}
+	}
+	if procs, err := os.ReadFile(filepath.Join(path, "cgroup.procs")); err == nil {
+		for _, f := range strings.Fields(string(procs)) {
+			if pid, err := strconv.Atoi(f); err == nil && pid > 0 {
+				_ = unix.Kill(pid, unix.SIGKILL)
+			}
+		}
+	}
+	deadline := time.Now().Add(cgroupBusyWait)
+	for {
+		err := unix.Rmdir(path)
+		if err == nil || errors.Is(err, unix.ENOENT) {
+			return nil
+		}
+		if !errors.Is(err, unix.EBUSY) || time.Now().After(deadline) {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // podCgroup is a container's cgroup path from each hierarchy's root.
