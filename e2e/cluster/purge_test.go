@@ -57,7 +57,9 @@ func TestDownPurgeAfterKill(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	var uids []string
 	framework.Eventually(t, podsTimeout, func() error {
+		uids = uids[:0]
 		for _, node := range []string{"node-1", "node-2"} {
 			p, err := cs.CoreV1().Pods("default").Get(context.Background(), "sleeper-"+node, metav1.GetOptions{})
 			if err != nil {
@@ -66,10 +68,11 @@ func TestDownPurgeAfterKill(t *testing.T) {
 			if p.Status.Phase != corev1.PodRunning {
 				return fmt.Errorf("%s is %s", p.Name, p.Status.Phase)
 			}
+			uids = append(uids, string(p.UID))
 		}
 		return nil
 	})
-	if n := len(leftovers(t, dir, bridge)); n == 0 {
+	if n := len(leftovers(t, dir, bridge, uids)); n == 0 {
 		t.Fatal("a running cluster shows nothing the test could see left behind")
 	}
 
@@ -95,7 +98,7 @@ func TestDownPurgeAfterKill(t *testing.T) {
 	if err != nil {
 		t.Fatalf("drover down --purge: %v\n%s", err, out)
 	}
-	if left := leftovers(t, dir, bridge); len(left) > 0 {
+	if left := leftovers(t, dir, bridge, uids); len(left) > 0 {
 		t.Fatalf("left behind after drover down --purge:\n%s\ndrover down said:\n%s", strings.Join(left, "\n"), out)
 	}
 	if _, err := os.Stat(dir); !os.IsNotExist(err) {
@@ -117,11 +120,17 @@ func shims(dir string) []string {
 }
 
 // leftovers lists what the cluster in dir has on the machine: container
-// shims, mounts under dir, the nodes' network namespaces, the bridge and
-// nftables tables named after it.
-func leftovers(t *testing.T, dir, bridge string) []string {
+// shims, the cgroups of the pods with these uids, mounts under dir, the
+// nodes' network namespaces, the bridge and nftables tables named after it.
+func leftovers(t *testing.T, dir, bridge string, podUIDs []string) []string {
 	t.Helper()
 	left := shims(dir)
+	for _, uid := range podUIDs {
+		cgroups, _ := filepath.Glob("/sys/fs/cgroup/*/drover/*/pod" + uid)
+		for _, cg := range cgroups {
+			left = append(left, "cgroup: "+cg)
+		}
+	}
 	mounts, err := os.ReadFile("/proc/self/mountinfo")
 	if err != nil {
 		t.Fatal(err)
