@@ -137,7 +137,9 @@ func build(root, dir, name string) error {
 	var cmd *exec.Cmd
 	switch name {
 	case BinDrover:
-		cmd = exec.Command("go", "build", "-o", tmp, "./services/drover")
+		// drover bundles the kubelet: cgo (libcontainer) and libseccomp.
+		cmd = exec.Command("go", "build", "-tags", "seccomp", "-o", tmp, "./services/drover")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=1")
 	case BinAPIServer:
 		cmd = exec.Command("go", "build", "-o", tmp, "./services/apiserver")
 	case BinControllerManager, BinScheduler, BinProxy, BinDNS:

@@ -1,6 +1,7 @@
 // Command drover runs and manages a drover cluster (drover up, drover down,
 // drover image). Linked as drover-apiserver, drover-controller-manager,
-// drover-scheduler, drover-dns or drover-proxy it is that daemon.
+// drover-scheduler, drover-dns, drover-proxy or drover-kubelet it is that
+// daemon.
 package main
 
 import (

@@ -4,12 +4,11 @@ package main
 
 import (
 	"drover.dev/kubelet/app"
-	"drover.dev/kubelet/internal/runtime/runc"
 	"drover.dev/libs/component"
 )
 
 func main() {
 	// The kubelet binary is also the container shim and `runc init`.
-	runc.HandleReexec()
+	app.HandleReexec()
 	component.Main(app.NewCommand())
 }

@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -77,6 +80,7 @@ func newRuncRuntime(cc config.CompletedConfig) (*nodeRuntime, error) {
 		Network: pn,
 		// One cgroup tree per node, so several nodes on one machine do not mix.
 		CgroupParent: filepath.Join("drover", o.NodeName),
+		ShimBinary:   startedAs(),
 		Logger:       lg.Named("runc"),
 	})
 	if err != nil {
@@ -113,4 +117,26 @@ func newRuncRuntime(cc config.CompletedConfig) (*nodeRuntime, error) {
 		},
 		close: func() {},
 	}, nil
+}
+
+// startedAs is the path this process was started as, keeping a symlink
+// unresolved: when the kubelet is a link into the bundled drover binary,
+// its shim and `runc init` must be started through the link too, since
+// the binary picks the daemon it is by that name. "" (the default: the
+// resolved executable) when argv[0] does not name an existing file.
+func startedAs() string {
+	p := os.Args[0]
+	if !strings.Contains(p, "/") {
+		if found, err := exec.LookPath(p); err == nil {
+			p = found
+		}
+	}
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return ""
+	}
+	if st, err := os.Stat(abs); err != nil || st.IsDir() {
+		return ""
+	}
+	return abs
 }

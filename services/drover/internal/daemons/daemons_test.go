@@ -12,10 +12,10 @@ func TestCommandByProgramName(t *testing.T) {
 			t.Errorf("program %s runs command %q", name, cmd.Name())
 		}
 	}
-	if len(Names()) != 5 {
-		t.Errorf("bundled %v, want the five daemons other than the kubelet", Names())
+	if len(Names()) != 6 {
+		t.Errorf("bundled %v, want the six daemons", Names())
 	}
-	for _, name := range []string{"drover", "drover-kubelet", "sh", ""} {
+	for _, name := range []string{"drover", "kubelet", "sh", ""} {
 		if _, ok := Command(name); ok {
 			t.Errorf("%q must not be a bundled daemon", name)
 		}

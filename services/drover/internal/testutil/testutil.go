@@ -5,6 +5,7 @@ package testutil
 import (
 	"bytes"
 	"net"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"sync"
@@ -61,7 +62,10 @@ func Eventually(t testing.TB, timeout time.Duration, fn func() error) {
 func Build(t testing.TB, pkg, dir, name string) string {
 	t.Helper()
 	out := filepath.Join(dir, name)
-	cmd := exec.Command("go", "build", "-o", out, pkg)
+	// As `go tool task build` builds drover: the kubelet it bundles needs
+	// cgo (libcontainer) and libseccomp.
+	cmd := exec.Command("go", "build", "-tags", "seccomp", "-o", out, pkg)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=1")
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build %s: %v\n%s", pkg, err, b)
 	}
