@@ -26,14 +26,7 @@ func StartAPIServer(tb testing.TB, bin, etcdURL string, extraArgs ...string) (st
 		"--secure-port=" + strconv.Itoa(port), "--log-level=error"}, extraArgs...)
 	cmd := exec.Command(bin, args...)
 	cmd.Stderr = os.Stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		_ = cmd.Wait()
-	})
+	StartProcess(tb, cmd)
 	url := fmt.Sprintf("https://127.0.0.1:%d", port)
 	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
 	deadline := time.Now().Add(30 * time.Second)
@@ -66,4 +59,19 @@ func WriteKubeconfig(tb testing.TB, url string) string {
 		tb.Fatal(err)
 	}
 	return path
+}
+
+// StartProcess starts cmd (a daemon under test) in a process group of its
+// own, so that a terminal's signals reach only the benchmark, and stops it
+// with SIGTERM when the benchmark ends.
+func StartProcess(tb testing.TB, cmd *exec.Cmd) {
+	tb.Helper()
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+	})
 }

@@ -19,7 +19,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -31,8 +30,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
-	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	apitesting "drover.dev/apiserver/app/testing"
 	"drover.dev/libs/benchutil"
@@ -58,19 +55,6 @@ func build(b *testing.B) string {
 		b.Fatal(err)
 	}
 	return bin
-}
-
-func writeKubeconfig(b *testing.B, host string) string {
-	cfg := clientcmdapi.NewConfig()
-	cfg.Clusters["bench"] = &clientcmdapi.Cluster{Server: host, InsecureSkipTLSVerify: true}
-	cfg.AuthInfos["bench"] = &clientcmdapi.AuthInfo{}
-	cfg.Contexts["bench"] = &clientcmdapi.Context{Cluster: "bench", AuthInfo: "bench"}
-	cfg.CurrentContext = "bench"
-	path := filepath.Join(b.TempDir(), "kubeconfig")
-	if err := clientcmd.WriteToFile(*cfg, path); err != nil {
-		b.Fatal(err)
-	}
-	return path
 }
 
 // cpuSeconds is the user+system CPU time of pid.
@@ -203,7 +187,7 @@ func BenchmarkConvergeDeployments(b *testing.B) {
 	if l := os.Getenv("DROVER_BENCH_LOG_LEVEL"); l != "" {
 		logLevel = l
 	}
-	cmd := exec.Command(bin, "--kubeconfig="+writeKubeconfig(b, api.URL), "--leader-elect=false",
+	cmd := exec.Command(bin, "--kubeconfig="+benchutil.WriteKubeconfig(b, api.URL), "--leader-elect=false",
 		"--port="+strconv.Itoa(port), "--log-level="+logLevel, "--kube-api-qps=2000", "--kube-api-burst=4000")
 	cmd.Stderr = os.Stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}

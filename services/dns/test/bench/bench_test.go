@@ -34,7 +34,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -100,14 +99,7 @@ func BenchmarkDNS(b *testing.B) {
 		"--listen=127.0.0.1:"+strconv.Itoa(dnsPort), "--health-addr=127.0.0.1:"+strconv.Itoa(healthPort),
 		"--upstream="+up, "--log-level=warn", "--kube-api-qps=-1")
 	cmd.Stderr = os.Stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		_ = cmd.Wait()
-	})
+	benchutil.StartProcess(b, cmd)
 	waitReady(b, fmt.Sprintf("http://127.0.0.1:%d/readyz", healthPort))
 	pid := cmd.Process.Pid
 	b.Logf("drover-dns ready (informers synced) in %v", time.Since(start).Round(time.Millisecond))

@@ -35,7 +35,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -145,16 +144,9 @@ func (e *env) startScheduler(b *testing.B) {
 	cmd := exec.Command(bin, "--kubeconfig="+e.kubeconfig, "--leader-elect=false",
 		"--secure-port="+strconv.Itoa(port), "--kube-api-qps=5000", "--kube-api-burst=5000", "--log-level=warn")
 	cmd.Stderr = os.Stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
+	benchutil.StartProcess(b, cmd)
 	e.sched = cmd
 	e.schedURL = fmt.Sprintf("http://127.0.0.1:%d", port)
-	b.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		_ = cmd.Wait()
-	})
 	deadline := time.Now().Add(5 * time.Minute)
 	for {
 		resp, err := http.Get(e.schedURL + "/readyz")
