@@ -280,6 +280,22 @@ func satisfyAffinity(s *preFilterState, node *v1.Node) *framework.Status {
 	return nil
 }
 
+// countMatching counts a node's pods that match, for a per-domain view.
+// Its MatchCache keeps the last answer, so consecutive pods sharing one
+// interned label map are matched once.
+func countMatching(match func(p *v1.Pod) bool) func(*framework.NodeInfo) (int64, bool) {
+	var mc framework.MatchCache
+	return func(ni *framework.NodeInfo) (int64, bool) {
+		var n int64
+		for _, p := range ni.Pods {
+			if mc.Matches(p.Pod, func() bool { return match(p.Pod) }) {
+				n++
+			}
+		}
+		return n, true
+	}
+}
+
 // cachedOwnCounts fills the pod's affinity and anti-affinity counts from
 // per-domain counts kept across cycles (terms without namespace
 // selectors: namespace labels change without the nodes changing).
@@ -292,16 +308,8 @@ func (pl *InterPodAffinity) cachedOwnCounts(pi *framework.PodInfo, nodes []*fram
 		}
 		for i := range terms {
 			t := &terms[i]
-			var mc framework.MatchCache
-			view := pl.counts.View("all:"+all+"@"+t.TopologyKey, t.TopologyKey, nodes, func(ni *framework.NodeInfo) (int64, bool) {
-				var n int64
-				for _, p := range ni.Pods {
-					if mc.Matches(p.Pod, func() bool { return termsMatch(terms, p.Pod, nil) }) {
-						n++
-					}
-				}
-				return n, true
-			})
+			view := pl.counts.View("all:"+all+"@"+t.TopologyKey, t.TopologyKey, nodes,
+				countMatching(func(p *v1.Pod) bool { return termsMatch(terms, p, nil) }))
 			s.affViews = append(s.affViews, view)
 			for d, n := range view.Totals {
 				if n != 0 {
@@ -312,16 +320,7 @@ func (pl *InterPodAffinity) cachedOwnCounts(pi *framework.PodInfo, nodes []*fram
 	}
 	for i := range pi.RequiredAntiAffinityTerms {
 		t := &pi.RequiredAntiAffinityTerms[i]
-		var mc framework.MatchCache
-		view := pl.counts.View(t.Key, t.TopologyKey, nodes, func(ni *framework.NodeInfo) (int64, bool) {
-			var n int64
-			for _, p := range ni.Pods {
-				if mc.Matches(p.Pod, func() bool { return t.Matches(p.Pod, nil) }) {
-					n++
-				}
-			}
-			return n, true
-		})
+		view := pl.counts.View(t.Key, t.TopologyKey, nodes, countMatching(func(p *v1.Pod) bool { return t.Matches(p, nil) }))
 		s.antiViews = append(s.antiViews, view)
 		for d, n := range view.Totals {
 			if n != 0 {

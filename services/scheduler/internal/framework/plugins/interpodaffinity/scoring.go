@@ -226,16 +226,7 @@ func (pl *InterPodAffinity) NormalizeScore(_ context.Context, _ *framework.Cycle
 func (pl *InterPodAffinity) cachedPreScore(pod *v1.Pod, pi *framework.PodInfo, podNS labels.Set, nodes []*framework.NodeInfo) []layer {
 	var layers []layer
 	own := func(t *framework.AffinityTerm, w int64) {
-		var mc framework.MatchCache
-		view := pl.counts.View(t.Key, t.TopologyKey, nodes, func(ni *framework.NodeInfo) (int64, bool) {
-			var n int64
-			for _, p := range ni.Pods {
-				if mc.Matches(p.Pod, func() bool { return t.Matches(p.Pod, nil) }) {
-					n++
-				}
-			}
-			return n, true
-		})
+		view := pl.counts.View(t.Key, t.TopologyKey, nodes, countMatching(func(p *v1.Pod) bool { return t.Matches(p, nil) }))
 		if len(view.Totals) > 0 {
 			layers = append(layers, layer{key: t.TopologyKey, w: w, m: view.Totals, view: &view})
 		}
