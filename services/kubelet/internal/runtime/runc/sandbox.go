@@ -346,10 +346,8 @@ func (r *Runtime) removeSandboxFiles(ctx context.Context, m *sandboxMeta) error 
 // removed before it.
 func (r *Runtime) removePodCgroups(podUID string) error {
 	rel := filepath.Join(r.opts.CgroupParent, "pod"+podUID)
-	roots, _ := filepath.Glob("/sys/fs/cgroup/*")
-	roots = append(roots, "/sys/fs/cgroup")
 	var errs []error
-	for _, root := range roots {
+	for _, root := range cgroupRoots() {
 		if err := removeCgroupTree(filepath.Join(root, rel)); err != nil {
 			errs = append(errs, fmt.Errorf("runc: remove pod cgroup: %w", err))
 		}
@@ -362,10 +360,8 @@ func (r *Runtime) removePodCgroups(podUID string) error {
 // last step, after every pod went). A parent still in use (another
 // kubelet's: two local clusters may both have a node-1) stays.
 func (r *Runtime) RemoveCgroupParent() error {
-	roots, _ := filepath.Glob("/sys/fs/cgroup/*")
-	roots = append(roots, "/sys/fs/cgroup")
 	var errs []error
-	for _, root := range roots {
+	for _, root := range cgroupRoots() {
 		for dir := r.opts.CgroupParent; dir != "." && dir != "/"; dir = filepath.Dir(dir) {
 			err := unix.Rmdir(filepath.Join(root, dir))
 			if errors.Is(err, unix.EBUSY) {
@@ -378,6 +374,13 @@ func (r *Runtime) RemoveCgroupParent() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// cgroupRoots are the roots of every hierarchy: each cgroup v1 controller's
+// and the unified one (cgroup v2 alone is mounted at the top).
+func cgroupRoots() []string {
+	roots, _ := filepath.Glob("/sys/fs/cgroup/*")
+	return append(roots, "/sys/fs/cgroup")
 }
 
 // cgroupBusyWait bounds the wait for killed processes to leave a cgroup.
