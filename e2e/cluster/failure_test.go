@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -28,19 +29,27 @@ func nodeProcesses(t *testing.T, c *framework.Cluster, node string) (kubelet int
 	if kubelet == 0 {
 		t.Fatalf("no kubelet of %s among drover's children", node)
 	}
-	root := filepath.Join(c.StateDir, "nodes", node) + "/"
-	stats, _ := filepath.Glob("/proc/[0-9]*/cmdline")
-	for _, path := range stats {
-		b, err := os.ReadFile(path)
-		if err != nil || !strings.Contains(string(b), "shim\x00"+root) {
-			continue
-		}
-		var pid int
-		fmt.Sscanf(filepath.Base(filepath.Dir(path)), "%d", &pid)
+	for _, pid := range shimPIDs(filepath.Join(c.StateDir, "nodes", node) + "/") {
 		containers = append(containers, pid)
 		containers = append(containers, descendants(pid)...)
 	}
 	return kubelet, containers
+}
+
+// shimPIDs are the container shims whose container dirs are under root.
+func shimPIDs(root string) []int {
+	var pids []int
+	paths, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, path := range paths {
+		b, err := os.ReadFile(path)
+		if err != nil || !strings.Contains(string(b), "shim\x00"+root) {
+			continue
+		}
+		if pid, err := strconv.Atoi(filepath.Base(filepath.Dir(path))); err == nil {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
 }
 
 func cmdline(pid int) string {

@@ -109,12 +109,8 @@ func TestDownPurgeAfterKill(t *testing.T) {
 // shims are the container shims of the cluster in dir.
 func shims(dir string) []string {
 	var out []string
-	paths, _ := filepath.Glob("/proc/[0-9]*/cmdline")
-	for _, path := range paths {
-		b, err := os.ReadFile(path)
-		if err == nil && strings.Contains(string(b), "shim\x00"+filepath.Join(dir, "nodes")+"/") {
-			out = append(out, filepath.Dir(path)+": "+strings.ReplaceAll(string(b), "\x00", " "))
-		}
+	for _, pid := range shimPIDs(filepath.Join(dir, "nodes") + "/") {
+		out = append(out, fmt.Sprintf("shim %d: %s", pid, strings.ReplaceAll(cmdline(pid), "\x00", " ")))
 	}
 	return out
 }
