@@ -47,8 +47,14 @@ type Event struct {
 
 // Options tune the cache.
 type Options struct {
-	// HistorySize is the number of events each resource keeps for watches that resume.
+	// HistorySize is the most events each resource keeps for watches that
+	// resume (default 10,000).
 	HistorySize int
+	// HistoryWindow is how long events stay in a resource's history when it
+	// holds more than a few (default DefaultHistoryWindow).
+	HistoryWindow time.Duration
+	// Now is the clock the history window is measured on (default time.Now).
+	Now func() time.Time
 	// WatcherBuffer is the per-watcher queue length; a watcher that falls this far behind is closed.
 	WatcherBuffer int
 	// Skip names key segments under the prefix that hold no objects (allocation records).
@@ -109,13 +115,9 @@ type Cache struct {
 }
 
 type resourceCache struct {
-	items *btree.BTreeG[*Item]
-	// history holds the last events in revision order (a ring).
-	history      []Event
-	historyHead  int // index of the oldest event
-	historyLen   int
-	historyStart int64 // events after this revision are all in history
-	watchers     map[*Watcher]struct{}
+	items    *btree.BTreeG[*Item]
+	hist     history
+	watchers map[*Watcher]struct{}
 }
 
 // New creates a cache; Run loads and follows etcd.
@@ -125,6 +127,12 @@ func New(store *storage.Store, parse Parser, lg *zap.Logger, opts Options) *Cach
 	}
 	if opts.HistorySize <= 0 {
 		opts.HistorySize = 10000
+	}
+	if opts.HistoryWindow <= 0 {
+		opts.HistoryWindow = DefaultHistoryWindow
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
 	}
 	if opts.WatcherBuffer <= 0 {
 		opts.WatcherBuffer = 1000
@@ -162,10 +170,9 @@ func (c *Cache) resourceLocked(resource string) *resourceCache {
 	rc := c.resources[resource]
 	if rc == nil {
 		rc = &resourceCache{
-			items:        btree.NewG(32, lessItem),
-			history:      make([]Event, c.opts.HistorySize),
-			historyStart: c.rev,
-			watchers:     map[*Watcher]struct{}{},
+			items:    btree.NewG(32, lessItem),
+			hist:     history{start: c.rev},
+			watchers: map[*Watcher]struct{}{},
 		}
 		c.resources[resource] = rc
 	}
@@ -253,7 +260,7 @@ func (c *Cache) load(ctx context.Context) (int64, error) {
 			}
 			rc := fresh[res]
 			if rc == nil {
-				rc = &resourceCache{items: btree.NewG(32, lessItem), history: make([]Event, c.opts.HistorySize), watchers: map[*Watcher]struct{}{}}
+				rc = &resourceCache{items: btree.NewG(32, lessItem), watchers: map[*Watcher]struct{}{}}
 				fresh[res] = rc
 			}
 			rc.items.ReplaceOrInsert(it)
@@ -271,7 +278,7 @@ func (c *Cache) load(ctx context.Context) (int64, error) {
 		}
 	}
 	for _, rc := range fresh {
-		rc.historyStart = rev
+		rc.hist.start = rev
 	}
 	c.resources = fresh
 	c.setRevLocked(rev)
@@ -295,9 +302,18 @@ func (c *Cache) setRevLocked(rev int64) {
 // EventOf turns a change into the event watchers see, parsing the stored
 // values; ok is false for a deletion whose last state is unknown.
 func EventOf(parse Parser, resource string, ch Change) (ev Event, ok bool, err error) {
+	return eventOf(parse, resource, ch, nil)
+}
+
+// eventOf is EventOf reusing known for the state before the change when it
+// is that state (same key and revision) instead of parsing it again, so an
+// event's Prev is the previous event's Obj, not a second copy of it.
+func eventOf(parse Parser, resource string, ch Change, known *Item) (ev Event, ok bool, err error) {
 	var prev *Item
 	if ch.Prev != nil {
-		if p, err := parse(resource, ch.Key, ch.Prev, ch.PrevRev); err == nil {
+		if known != nil && known.RV == ch.PrevRev && known.Key == ch.Key {
+			prev = known
+		} else if p, err := parse(resource, ch.Key, ch.Prev, ch.PrevRev); err == nil {
 			prev = p
 		}
 	}
@@ -323,23 +339,49 @@ func (c *Cache) apply(changes []Change, headerRev int64) {
 		res string
 		ev  Event
 	}
+	// The cached objects are the states before the changes (or earlier
+	// changes of this batch are).
+	known := make([]*Item, len(changes))
+	c.mu.RLock()
+	for i, ch := range changes {
+		if ch.Prev == nil {
+			continue
+		}
+		if res, ok := c.resourceOf(ch.Key); ok {
+			if rc := c.resources[res]; rc != nil {
+				known[i], _ = rc.items.Get(&Item{Key: ch.Key})
+			}
+		}
+	}
+	c.mu.RUnlock()
+	var latest map[string]*Item // the newest state of a key within this batch
 	// Decode outside the lock so readers are not held up.
 	out := make([]parsed, 0, len(changes))
-	for _, ch := range changes {
+	for i, ch := range changes {
 		res, ok := c.resourceOf(ch.Key)
 		if !ok {
 			continue
 		}
-		ev, ok, err := EventOf(c.parse, res, ch)
+		if it, ok := latest[ch.Key]; ok {
+			known[i] = it
+		}
+		ev, ok, err := eventOf(c.parse, res, ch, known[i])
 		if err != nil {
 			c.lg.Warn("skipping undecodable object", zap.String("key", ch.Key), zap.Error(err))
 		}
 		if ok {
 			out = append(out, parsed{res, ev})
+			if len(changes) > 1 {
+				if latest == nil {
+					latest = map[string]*Item{}
+				}
+				latest[ch.Key] = ev.Obj
+			}
 		}
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	now := c.opts.Now().UnixNano()
 	for _, p := range out {
 		rc := c.resourceLocked(p.res)
 		if p.ev.Type == watch.Deleted {
@@ -347,35 +389,13 @@ func (c *Cache) apply(changes []Change, headerRev int64) {
 		} else {
 			rc.items.ReplaceOrInsert(p.ev.Obj)
 		}
-		rc.record(p.ev)
+		rc.hist.record(p.ev, now, c.opts.HistoryWindow, c.opts.HistorySize)
 		for w := range rc.watchers {
 			w.offerLocked(p.ev)
 		}
 	}
 	c.setRevLocked(headerRev)
 }
-
-func (rc *resourceCache) record(ev Event) {
-	size := len(rc.history)
-	if rc.historyLen == size {
-		// Evict the oldest; resuming before it is no longer possible.
-		rc.historyStart = rc.history[rc.historyHead].RV
-		rc.history[rc.historyHead] = Event{}
-		rc.historyHead = (rc.historyHead + 1) % size
-		rc.historyLen--
-	}
-	rc.history[(rc.historyHead+rc.historyLen)%size] = ev
-	rc.historyLen++
-	if rc.historyLen > historyFrames {
-		// Older events are only replayed to watchers that resume; their
-		// encoded frames would cost the history's memory twice.
-		rc.history[(rc.historyHead+rc.historyLen-1-historyFrames)%size].frame = nil
-	}
-}
-
-// historyFrames is how many of the newest history events keep their
-// encoded frame (events still queued to watchers keep theirs regardless).
-const historyFrames = 256
 
 // WaitForRevision blocks until the cache has applied rev or ctx/timeout ends.
 func (c *Cache) WaitForRevision(ctx context.Context, rev int64, timeout time.Duration) error {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -494,19 +495,53 @@ func TestWatchNotReady(t *testing.T) {
 	}
 }
 
+// received holds, per watcher, events taken but not yet looked at, and
+// whether the watcher has ended.
+var received struct {
+	sync.Mutex
+	events map[*cache.Watcher][]cache.Event
+	ended  map[*cache.Watcher]bool
+}
+
+// recv returns w's next live event within d: ok is false when the watcher
+// has ended with nothing left, timedOut when nothing came.
+func recv(w *cache.Watcher, d time.Duration) (ev cache.Event, ok, timedOut bool) {
+	received.Lock()
+	defer received.Unlock()
+	if received.events == nil {
+		received.events, received.ended = map[*cache.Watcher][]cache.Event{}, map[*cache.Watcher]bool{}
+	}
+	deadline := time.After(d)
+	for {
+		if q := received.events[w]; len(q) > 0 {
+			received.events[w] = q[1:]
+			return q[0], true, false
+		}
+		if received.ended[w] {
+			return cache.Event{}, false, false
+		}
+		select {
+		case <-w.Ready():
+			evs, ended := w.Take(nil)
+			received.events[w] = append(received.events[w], evs...)
+			received.ended[w] = received.ended[w] || ended
+		case <-deadline:
+			return cache.Event{}, false, true
+		}
+	}
+}
+
 // nextEvent returns the watcher's next live event.
 func nextEvent(t *testing.T, w *cache.Watcher) cache.Event {
 	t.Helper()
-	select {
-	case ev, ok := <-w.Events():
-		if !ok {
-			t.Fatal("watcher closed")
-		}
-		return ev
-	case <-time.After(waitTimeout):
+	ev, ok, timedOut := recv(w, waitTimeout)
+	if timedOut {
 		t.Fatal("no event")
 	}
-	return cache.Event{}
+	if !ok {
+		t.Fatal("watcher closed")
+	}
+	return ev
 }
 
 type wantEvent struct {
@@ -738,6 +773,102 @@ func TestWatchTooOld(t *testing.T) {
 	}
 }
 
+// Events older than the history window go once a hundred are held:
+// resuming from before them is for etcd.
+func TestWatchHistoryWindow(t *testing.T) {
+	s := newStore(t)
+	var mu sync.Mutex
+	now := time.Unix(1_000_000, 0)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	c := startCache(t, s, cache.Options{HistoryWindow: time.Minute, Now: clock})
+	var revs []int64
+	for i := range 150 {
+		revs = append(revs, create(t, s, podKey("ns", fmt.Sprint(i)), podJSON(t, "ns", fmt.Sprint(i))))
+	}
+	waitRev(t, c, revs[149])
+	resume := func(from int64) (int, error) {
+		w, err := c.Watch(cache.WatchRequest{Resource: "pods", Prefix: "/registry/pods/", FromRV: from})
+		if err != nil {
+			return 0, err
+		}
+		defer w.Stop()
+		return len(w.Initial), nil
+	}
+	if n, err := resume(revs[0]); err != nil || n != 149 {
+		t.Fatalf("resuming inside the window: %d events, %v; want 149", n, err)
+	}
+
+	mu.Lock()
+	now = now.Add(2 * time.Minute)
+	mu.Unlock()
+	last := create(t, s, podKey("ns", "late"), podJSON(t, "ns", "late"))
+	waitRev(t, c, last)
+	// The newest 99 old events and the new one are left.
+	if _, err := resume(revs[49]); !errors.Is(err, cache.ErrTooOld) {
+		t.Fatalf("resuming from a dropped event: %v, want ErrTooOld", err)
+	}
+	if n, err := resume(revs[50]); err != nil || n != 100 {
+		t.Fatalf("resuming from the oldest kept: %d events, %v; want 100", n, err)
+	}
+}
+
+// An update's Prev is the object the cache held, not a second copy of it.
+func TestEventPrevIsCachedObject(t *testing.T) {
+	s := newStore(t)
+	c := startCache(t, s, cache.Options{})
+	key := podKey("ns", "a")
+	r1 := create(t, s, key, podJSON(t, "ns", "a"))
+	waitRev(t, c, r1)
+	w, err := c.Watch(cache.WatchRequest{Resource: "pods", Prefix: "/registry/pods/", FromRV: r1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	update(t, s, key, podJSON(t, "ns", "a", withLabels("v", "2")))
+	update(t, s, key, podJSON(t, "ns", "a", withLabels("v", "3")))
+	e2, e3 := nextEvent(t, w), nextEvent(t, w)
+	if e2.Prev == nil || e2.Prev.RV != r1 {
+		t.Fatalf("first update's Prev = %+v, want the created object at %d", e2.Prev, r1)
+	}
+	if e3.Prev != e2.Obj {
+		t.Fatal("second update's Prev is a copy, not the object the first update left")
+	}
+}
+
+// A watcher's queue grows with what it has not taken: a thousand watchers
+// with nothing queued cost far less than a preallocated buffer each
+// (1,000 events, ~48 KB).
+func TestIdleWatchersAreCheap(t *testing.T) {
+	s := newStore(t)
+	c := startCache(t, s, cache.Options{})
+	heap := func() uint64 {
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return m.HeapAlloc
+	}
+	before := heap()
+	ws := make([]*cache.Watcher, 1000)
+	for i := range ws {
+		w, err := c.Watch(cache.WatchRequest{Resource: "pods", Prefix: "/registry/pods/", FromRV: c.Revision()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ws[i] = w
+	}
+	rev := create(t, s, podKey("ns", "p"), podJSON(t, "ns", "p"))
+	waitRev(t, c, rev)
+	for _, w := range ws {
+		checkEvent(t, 0, nextEvent(t, w), wantEvent{watch.Added, podKey("ns", "p"), rev, ""})
+	}
+	if grown := heap() - before; grown > 4<<20 {
+		t.Errorf("1,000 watchers took %d KB of heap, want under 4 MB", grown>>10)
+	}
+	for _, w := range ws {
+		w.Stop()
+	}
+}
+
 func TestSlowWatcherClosed(t *testing.T) {
 	s := newStore(t)
 	c := startCache(t, s, cache.Options{WatcherBuffer: 2})
@@ -759,9 +890,16 @@ func TestSlowWatcherClosed(t *testing.T) {
 	}
 	waitRev(t, c, last)
 
-	// The buffer holds what fit; then the channel is closed.
+	// The buffer holds what fit; then the watcher ends.
 	got := 0
-	for range slow.Events() {
+	for {
+		_, ok, timedOut := recv(slow, waitTimeout)
+		if timedOut {
+			t.Fatal("slow watcher neither delivered nor ended")
+		}
+		if !ok {
+			break
+		}
 		got++
 	}
 	if got != 2 {
@@ -784,7 +922,7 @@ func TestWatchStop(t *testing.T) {
 	w.Stop()
 	rev := create(t, s, podKey("ns", "p"), podJSON(t, "ns", "p"))
 	waitRev(t, c, rev)
-	if ev, ok := <-w.Events(); ok {
+	if ev, ok, _ := recv(w, waitTimeout); ok {
 		t.Errorf("stopped watcher got %+v", ev)
 	}
 }
@@ -816,13 +954,10 @@ func TestRunEndClosesWatchers(t *testing.T) {
 	case <-time.After(waitTimeout):
 		t.Fatal("Run did not return after its context ended")
 	}
-	select {
-	case _, ok := <-w.Events():
-		if ok {
-			t.Error("got an event, want the channel closed")
-		}
-	case <-time.After(waitTimeout):
-		t.Error("watcher not closed when Run returned")
+	if _, ok, timedOut := recv(w, waitTimeout); timedOut {
+		t.Error("watcher not ended when Run returned")
+	} else if ok {
+		t.Error("got an event, want the watcher ended")
 	}
 }
 
@@ -875,10 +1010,9 @@ func TestSkip(t *testing.T) {
 	if items, _, _ := c.List("ranges", "/registry/ranges/", "", nil, 0); len(items) != 0 {
 		t.Errorf("List(ranges) = %q", itemKeys(items))
 	}
-	select {
-	case ev := <-w.Events():
+	if w.Pending() {
+		ev, _, _ := recv(w, waitTimeout)
 		t.Errorf("watch on a skipped segment got %s %s", ev.Type, ev.Obj.Key)
-	default:
 	}
 
 	// Without Skip the same key is an object: the option is what hides it.

@@ -2,6 +2,7 @@ package cache
 
 import (
 	"strings"
+	"sync"
 
 	"k8s.io/apimachinery/pkg/watch"
 )
@@ -20,13 +21,21 @@ type WatchRequest struct {
 	FromRV int64
 }
 
-// Watcher receives the events of one watch.
+// Watcher receives the events of one watch. Its queue grows with what it
+// has not taken yet, up to Options.WatcherBuffer: a thousand idle watchers
+// cost next to nothing, where a channel of that capacity each held ~48 KB
+// apiece once the ring had gone round.
 type Watcher struct {
 	c      *Cache
 	rc     *resourceCache
 	req    WatchRequest
-	ch     chan Event
-	closed bool
+	closed bool // unregistered (under c.mu)
+
+	mu    sync.Mutex
+	queue []Event
+	ended bool          // nothing follows what is queued
+	ready chan struct{} // holds a token while there is something to Take
+
 	// Initial holds the events to send before the live ones: the current
 	// state or the history after FromRV.
 	Initial []Event
@@ -43,7 +52,7 @@ func (c *Cache) Watch(req WatchRequest) (*Watcher, error) {
 		return nil, ErrNotReady
 	}
 	rc := c.resourceLocked(req.Resource)
-	w := &Watcher{c: c, rc: rc, req: req, ch: make(chan Event, c.opts.WatcherBuffer), StartRV: c.rev}
+	w := &Watcher{c: c, rc: rc, req: req, ready: make(chan struct{}, 1), StartRV: c.rev}
 	if req.InitialState {
 		rc.items.AscendGreaterOrEqual(&Item{Key: req.Prefix}, func(it *Item) bool {
 			if !strings.HasPrefix(it.Key, req.Prefix) {
@@ -55,12 +64,10 @@ func (c *Cache) Watch(req WatchRequest) (*Watcher, error) {
 			return true
 		})
 	} else if req.FromRV < c.rev {
-		if req.FromRV < rc.historyStart {
+		if req.FromRV < rc.hist.start {
 			return nil, ErrTooOld
 		}
-		size := len(rc.history)
-		for i := 0; i < rc.historyLen; i++ {
-			ev := rc.history[(rc.historyHead+i)%size]
+		for ev := range rc.hist.events() {
 			if ev.RV <= req.FromRV {
 				continue
 			}
@@ -73,9 +80,40 @@ func (c *Cache) Watch(req WatchRequest) (*Watcher, error) {
 	return w, nil
 }
 
-// Events delivers live events; it is closed when the watcher falls too far
-// behind or the cache reloads, and the client must then resume or re-list.
-func (w *Watcher) Events() <-chan Event { return w.ch }
+// Ready receives when there are events to Take or the watcher has ended.
+func (w *Watcher) Ready() <-chan struct{} { return w.ready }
+
+// Take returns the queued live events, reusing spare (events the caller
+// is done with) for the queue that follows. ended reports that no event
+// follows these: the watcher fell too far behind, was stopped, or the
+// cache reloaded, and the client must resume or re-list.
+func (w *Watcher) Take(spare []Event) (events []Event, ended bool) {
+	clear(spare)
+	if cap(spare) > maxSpareEvents {
+		spare = nil // a burst's buffer goes back to the heap
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	events, w.queue = w.queue, spare[:0]
+	return events, w.ended
+}
+
+// maxSpareEvents bounds the queue a watcher keeps between bursts.
+const maxSpareEvents = 64
+
+// Pending reports whether events are queued.
+func (w *Watcher) Pending() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.queue) > 0
+}
+
+func (w *Watcher) signal() {
+	select {
+	case w.ready <- struct{}{}:
+	default:
+	}
+}
 
 // Stop unregisters the watcher.
 func (w *Watcher) Stop() {
@@ -90,7 +128,10 @@ func (w *Watcher) closeLocked() {
 	}
 	w.closed = true
 	delete(w.rc.watchers, w)
-	close(w.ch)
+	w.mu.Lock()
+	w.ended = true
+	w.mu.Unlock()
+	w.signal()
 }
 
 func (w *Watcher) matches(it *Item) bool {
@@ -132,11 +173,17 @@ func (w *Watcher) offerLocked(ev Event) {
 	if !ok {
 		return
 	}
-	select {
-	case w.ch <- out:
-	default:
+	w.mu.Lock()
+	full := len(w.queue) >= w.c.opts.WatcherBuffer
+	if !full {
+		w.queue = append(w.queue, out)
+	}
+	w.mu.Unlock()
+	if full {
 		// A watcher this far behind would hold the cache back; the client resumes.
 		w.c.lg.Debug("closing slow watcher")
 		w.closeLocked()
+		return
 	}
+	w.signal()
 }

@@ -148,32 +148,30 @@ func (a *API) watch(q *request) {
 
 	ticker := time.NewTicker(a.cfg.BookmarkInterval)
 	defer ticker.Stop()
+	var batch []cache.Event
 	for {
 		select {
-		case ev, ok := <-w.Events():
-			if !ok {
-				return
-			}
-			if err := ws.sendEvent(ev); err != nil {
-				return
-			}
-			// Take what else is queued without another select (which locks
-			// every channel it waits on) and flush once for all of it.
-			for len(w.Events()) > 0 {
-				if ev, ok = <-w.Events(); !ok {
-					return
-				}
+		case <-w.Ready():
+			var ended bool
+			// Everything queued at once, flushed once.
+			batch, ended = w.Take(batch)
+			for _, ev := range batch {
 				if err := ws.sendEvent(ev); err != nil {
 					return
 				}
 			}
-			ws.flush()
+			if len(batch) > 0 {
+				ws.flush()
+			}
+			if ended {
+				return
+			}
 		case <-ticker.C:
 			if bookmarks {
 				if rev := a.cfg.Cache.Revision(); rev > ws.lastRV {
 					// Bookmarks may only move forward past events already sent;
 					// the cache revision is safe once the queue is drained.
-					if len(w.Events()) == 0 {
+					if !w.Pending() {
 						if err := ws.bookmark(rev, false); err != nil {
 							return
 						}
