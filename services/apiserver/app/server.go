@@ -94,6 +94,7 @@ func Run(ctx context.Context, opts *options.Options, ready Ready) error {
 
 	reg := registry.Builtin()
 	store := storage.New(etcd, opts.EtcdPrefix)
+	store.LeaseReuse = time.Duration(opts.LeaseReuseDurationSeconds) * time.Second
 	alloc, err := allocator.New(opts.EtcdPrefix+"/ranges", opts.ServiceClusterIPRange, opts.ServiceNodePortRange)
 	if err != nil {
 		return err
@@ -139,6 +140,7 @@ func Run(ctx context.Context, opts *options.Options, ready Ready) error {
 		Logger:          lg.Named("api"),
 		Stopping:        stopping,
 		MinWatchTimeout: opts.MinRequestTimeout,
+		EventTTL:        opts.EventTTL,
 	})
 	if js != nil {
 		defer startBusPublisher(cacheCtx, opts, etcd, js, reg, lg.Named("bus"))()

@@ -25,10 +25,14 @@ type Options struct {
 	LogLevel              string
 	ShutdownTimeout       time.Duration
 	WatchCacheHistory     int
-	MinRequestTimeout     time.Duration
-	Profiling             bool
-	NATSURL               string
-	WatchCacheSourceFlag  string
+	EventTTL              time.Duration
+	// LeaseReuseDurationSeconds is how long one etcd lease serves the
+	// objects written with a TTL (events).
+	LeaseReuseDurationSeconds int
+	MinRequestTimeout         time.Duration
+	Profiling                 bool
+	NATSURL                   string
+	WatchCacheSourceFlag      string
 	// Kubelet client TLS, for pods/log.
 	KubeletClientCertificate    string
 	KubeletClientKey            string
@@ -47,28 +51,29 @@ func (o *Options) WatchCacheSource() string {
 	return "etcd"
 }
 
-// DefaultWatchCacheHistory is the events kept per resource. Each resource's
-// history is a ring allocated whole (tens of bytes an event, scanned by every
-// GC), and a full one keeps every object version it names alive: 10,000 cost
-// ~14 MB of heap on an idle cluster before holding anything, and grew with
-// every lease and node status write. 1,000 is ten times Kubernetes' historic
-// default of 100; a watch resuming from further back gets 410 Gone and
-// re-lists, as clients do.
+// DefaultWatchCacheHistory is the most events kept per resource. Within it a
+// resource keeps the last 75 s of its events and at least 100 of them, as
+// Kubernetes sizes its watch cache: every event held keeps an object
+// version alive, so a fixed ring filled up with lease renewals on an idle
+// cluster. A watch resuming from further back is served from etcd, or
+// gets 410 Gone once etcd has compacted past it, and re-lists.
 const DefaultWatchCacheHistory = 1000
 
 // New returns the defaults, which match kube-apiserver's where both have the flag.
 func New() *Options {
 	return &Options{
-		EtcdPrefix:            "/registry",
-		BindAddress:           "0.0.0.0",
-		SecurePort:            6443,
-		ServiceClusterIPRange: "10.96.0.0/12",
-		ServiceNodePortRange:  "30000-32767",
-		LogLevel:              "info",
-		ShutdownTimeout:       30 * time.Second,
-		WatchCacheHistory:     DefaultWatchCacheHistory,
-		MinRequestTimeout:     30 * time.Minute,
-		Profiling:             true,
+		EtcdPrefix:                "/registry",
+		BindAddress:               "0.0.0.0",
+		SecurePort:                6443,
+		ServiceClusterIPRange:     "10.96.0.0/12",
+		ServiceNodePortRange:      "30000-32767",
+		LogLevel:                  "info",
+		ShutdownTimeout:           30 * time.Second,
+		WatchCacheHistory:         DefaultWatchCacheHistory,
+		EventTTL:                  time.Hour,
+		LeaseReuseDurationSeconds: 60,
+		MinRequestTimeout:         30 * time.Minute,
+		Profiling:                 true,
 	}
 }
 
@@ -90,6 +95,8 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.LogLevel, "log-level", o.LogLevel, "debug, info, warn or error")
 	fs.DurationVar(&o.ShutdownTimeout, "shutdown-timeout", o.ShutdownTimeout, "how long graceful shutdown waits for requests to finish")
 	fs.IntVar(&o.WatchCacheHistory, "watch-cache-history", o.WatchCacheHistory, "events kept per resource for watches that resume from a resourceVersion")
+	fs.DurationVar(&o.EventTTL, "event-ttl", o.EventTTL, "how long events are kept after their last write (0 keeps them)")
+	fs.IntVar(&o.LeaseReuseDurationSeconds, "lease-reuse-duration-seconds", o.LeaseReuseDurationSeconds, "how long one etcd lease serves every event written, instead of a lease each")
 	fs.StringVar(&o.NATSURL, "nats-url", o.NATSURL, "NATS server URL(s), comma separated; when set, the replicas elect one publisher that puts every committed change on the JetStream event bus")
 	fs.StringVar(&o.WatchCacheSourceFlag, "watch-cache-source", o.WatchCacheSourceFlag, "where the object cache follows changes: bus (one etcd watch per cluster; default when --nats-url is set) or etcd (a watch per replica)")
 	fs.BoolVar(&o.Profiling, "profiling", o.Profiling, "serve Go profiles under /debug/pprof/")
@@ -136,6 +143,12 @@ func (o *Options) Validate() []error {
 		}
 	default:
 		errs = append(errs, fmt.Errorf("--watch-cache-source %q is not bus or etcd", o.WatchCacheSourceFlag))
+	}
+	if o.EventTTL < 0 {
+		errs = append(errs, fmt.Errorf("--event-ttl must not be negative"))
+	}
+	if o.LeaseReuseDurationSeconds < 1 {
+		errs = append(errs, fmt.Errorf("--lease-reuse-duration-seconds must be at least 1"))
 	}
 	if o.WatchCacheHistory < 100 {
 		errs = append(errs, fmt.Errorf("--watch-cache-history must be at least 100"))

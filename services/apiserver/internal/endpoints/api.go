@@ -54,6 +54,8 @@ type Config struct {
 	BookmarkInterval time.Duration
 	// Kubelets reaches kubelets' APIs (pods/log); nil answers 503.
 	Kubelets *http.Client
+	// EventTTL is how long an event is kept after its last write (0: for good).
+	EventTTL time.Duration
 }
 
 // API serves resource requests.

@@ -55,6 +55,15 @@ func (a *API) create(q *request) {
 }
 
 // readRequestObject negotiates the response and decodes the request body as the resource's kind.
+// ttl is how long etcd keeps an object of q's resource after a write:
+// events expire after Config.EventTTL, as in Kubernetes; nothing else does.
+func (a *API) ttl(q *request) time.Duration {
+	if q.storageRes.Group == "" && q.storageRes.Resource == "events" {
+		return a.cfg.EventTTL
+	}
+	return 0
+}
+
 func (a *API) readRequestObject(q *request) (outputKind, runtime.Object, error) {
 	out, err := negotiate(q.r)
 	if err != nil {
@@ -128,7 +137,7 @@ func (a *API) createObject(q *request, obj runtime.Object) (runtime.Object, erro
 			return nil, unencodable(err)
 		}
 		key := q.key(cacc.GetName())
-		rev, err := a.cfg.Store.Create(q.ctx, key, data, claimOps(claims, key)...)
+		rev, err := a.cfg.Store.CreateTTL(q.ctx, key, data, a.ttl(q), claimOps(claims, key)...)
 		if errors.Is(err, storage.ErrExists) {
 			if _, gerr := a.cfg.Store.Get(q.ctx, key); gerr == nil {
 				if generated && attempt < 3 {
@@ -289,7 +298,7 @@ func (a *API) guaranteedUpdate(q *request, name string, kind updateKind, tryUpda
 			return nil, unencodable(err)
 		}
 		ops := append(claimOps(claims, key), deleteOps(releases)...)
-		rev, err := a.cfg.Store.Update(q.ctx, key, data, kv.ModRevision, ops...)
+		rev, err := a.cfg.Store.UpdateTTL(q.ctx, key, data, kv.ModRevision, a.ttl(q), ops...)
 		if errors.Is(err, storage.ErrConflict) {
 			if pinned {
 				// Either the object changed or a claimed allocation is taken.
@@ -560,7 +569,7 @@ func (a *API) deleteObject(q *request, name string, opts *metav1.DeleteOptions) 
 			if sameJSON(marked, cur) {
 				return cur, false, nil
 			}
-			rev, err := a.cfg.Store.Update(q.ctx, key, data, kv.ModRevision)
+			rev, err := a.cfg.Store.UpdateTTL(q.ctx, key, data, kv.ModRevision, a.ttl(q))
 			if errors.Is(err, storage.ErrConflict) && attempt < maxUpdateRetries {
 				continue
 			}

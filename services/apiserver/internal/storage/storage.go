@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -32,6 +33,12 @@ type Store struct {
 	Client *clientv3.Client
 	// Prefix is the key prefix of all objects, "/registry" by default.
 	Prefix string
+	// LeaseReuse is how long one etcd lease serves every object written
+	// with the same TTL (DefaultLeaseReuse when zero; negative: one lease
+	// a write).
+	LeaseReuse time.Duration
+
+	leases leaseCache
 }
 
 // New returns a store over client with the given key prefix.
@@ -91,31 +98,64 @@ func (s *Store) CurrentRevision(ctx context.Context) (int64, error) {
 // Create writes key if it does not exist, together with extra operations
 // (allocation records) in the same transaction. It returns the new revision.
 func (s *Store) Create(ctx context.Context, key string, value []byte, extra ...clientv3.Op) (int64, error) {
-	resp, err := s.Client.Txn(ctx).
-		If(withClaims(clientv3.Compare(clientv3.CreateRevision(key), "=", 0), extra)...).
-		Then(append([]clientv3.Op{clientv3.OpPut(key, string(value))}, extra...)...).Commit()
-	if err != nil {
-		return 0, translate(err)
-	}
-	if !resp.Succeeded {
-		return 0, ErrExists
-	}
-	return resp.Header.Revision, nil
+	return s.CreateTTL(ctx, key, value, 0, extra...)
+}
+
+// CreateTTL is Create for an object etcd deletes on its own between ttl
+// and ttl+LeaseReuse after this write (events); ttl 0 keeps it.
+func (s *Store) CreateTTL(ctx context.Context, key string, value []byte, ttl time.Duration, extra ...clientv3.Op) (int64, error) {
+	created := withClaims(clientv3.Compare(clientv3.CreateRevision(key), "=", 0), extra)
+	return s.put(ctx, key, value, ttl, created, ErrExists, extra)
 }
 
 // Update replaces key if its mod revision is still expectedRevision, with
 // extra operations in the same transaction. It returns the new revision.
 func (s *Store) Update(ctx context.Context, key string, value []byte, expectedRevision int64, extra ...clientv3.Op) (int64, error) {
-	resp, err := s.Client.Txn(ctx).
-		If(withClaims(clientv3.Compare(clientv3.ModRevision(key), "=", expectedRevision), extra)...).
-		Then(append([]clientv3.Op{clientv3.OpPut(key, string(value))}, extra...)...).Commit()
-	if err != nil {
-		return 0, translate(err)
+	return s.UpdateTTL(ctx, key, value, expectedRevision, 0, extra...)
+}
+
+// UpdateTTL is Update that also moves the object's expiry to ttl from now
+// (as CreateTTL); ttl 0 keeps it for good.
+func (s *Store) UpdateTTL(ctx context.Context, key string, value []byte, expectedRevision int64, ttl time.Duration, extra ...clientv3.Op) (int64, error) {
+	unchanged := withClaims(clientv3.Compare(clientv3.ModRevision(key), "=", expectedRevision), extra)
+	return s.put(ctx, key, value, ttl, unchanged, ErrConflict, extra)
+}
+
+// put writes key with extra in one transaction if cmps hold, else fails
+// with failed. A write with a ttl that finds its reused lease gone (etcd
+// lost or revoked it) takes a new one and tries once more.
+func (s *Store) put(ctx context.Context, key string, value []byte, ttl time.Duration, cmps []clientv3.Cmp, failed error, extra []clientv3.Op) (int64, error) {
+	for attempt := 0; ; attempt++ {
+		var opts []clientv3.OpOption
+		var lease clientv3.LeaseID
+		if ttl > 0 {
+			var err error
+			if lease, err = s.leases.get(ctx, s.Client, ttl, s.leaseReuse()); err != nil {
+				return 0, translate(err)
+			}
+			opts = append(opts, clientv3.WithLease(lease))
+		}
+		resp, err := s.Client.Txn(ctx).If(cmps...).
+			Then(append([]clientv3.Op{clientv3.OpPut(key, string(value), opts...)}, extra...)...).Commit()
+		if errors.Is(err, rpctypes.ErrLeaseNotFound) && attempt == 0 {
+			s.leases.forget(lease)
+			continue
+		}
+		if err != nil {
+			return 0, translate(err)
+		}
+		if !resp.Succeeded {
+			return 0, failed
+		}
+		return resp.Header.Revision, nil
 	}
-	if !resp.Succeeded {
-		return 0, ErrConflict
+}
+
+func (s *Store) leaseReuse() time.Duration {
+	if s.LeaseReuse == 0 {
+		return DefaultLeaseReuse
 	}
-	return resp.Header.Revision, nil
+	return max(s.LeaseReuse, 0)
 }
 
 // Delete removes key if its mod revision is still expectedRevision, with extra

@@ -450,3 +450,83 @@ func TestCurrentRevision(t *testing.T) {
 		t.Fatalf("CurrentRevision = %d, %v after a failed create; want %d", got, err, resp.Header.Revision)
 	}
 }
+
+// leaseOf is the etcd lease key is attached to (0: none).
+func leaseOf(t *testing.T, s *storage.Store, key string) clientv3.LeaseID {
+	t.Helper()
+	resp, err := s.Client.Get(t.Context(), key)
+	if err != nil || len(resp.Kvs) != 1 {
+		t.Fatalf("Get(%s): %v, %d keys", key, err, len(resp.Kvs))
+	}
+	return clientv3.LeaseID(resp.Kvs[0].Lease)
+}
+
+// Objects written with a TTL share one lease within the reuse window and
+// are gone after it runs out; an update moves the expiry; objects without
+// a TTL stay.
+func TestTTL(t *testing.T) {
+	s := newStore(t)
+	s.LeaseReuse = time.Hour
+	ttl := 3 * time.Second
+	if _, err := s.CreateTTL(t.Context(), "/registry/events/ns/a", []byte("a"), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CreateTTL(t.Context(), "/registry/events/ns/b", []byte("b"), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	la, lb := leaseOf(t, s, "/registry/events/ns/a"), leaseOf(t, s, "/registry/events/ns/b")
+	if la == 0 || la != lb {
+		t.Fatalf("leases %x and %x, want one shared lease", la, lb)
+	}
+	ttlResp, err := s.Client.TimeToLive(t.Context(), la)
+	if err != nil || ttlResp.GrantedTTL < int64((time.Hour+s.LeaseReuse).Seconds()) {
+		t.Fatalf("lease granted for %d s (%v), want at least ttl + reuse", ttlResp.GrantedTTL, err)
+	}
+
+	s.LeaseReuse = -1 // a lease a write: the expiry is exactly the ttl
+	if _, err := s.CreateTTL(t.Context(), "/registry/events/ns/short", []byte("1"), ttl); err != nil {
+		t.Fatal(err)
+	}
+	mustCreate(t, s, "/registry/pods/ns/kept", "p")
+	if l := leaseOf(t, s, "/registry/pods/ns/kept"); l != 0 {
+		t.Fatalf("object without a TTL has lease %x", l)
+	}
+	// Updated after 2 s with a fresh TTL, it outlives the first expiry.
+	time.Sleep(2 * time.Second)
+	kv := mustGet(t, s, "/registry/events/ns/short")
+	if _, err := s.UpdateTTL(t.Context(), "/registry/events/ns/short", []byte("2"), kv.ModRevision, ttl); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Second)
+	wantValue(t, s, "/registry/events/ns/short", "2", 0)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, err := s.Get(t.Context(), "/registry/events/ns/short")
+		if errors.Is(err, storage.ErrNotFound) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("event still there 10 s after its TTL ran out: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	wantValue(t, s, "/registry/pods/ns/kept", "p", 0)
+}
+
+// A write whose reused lease was revoked takes a new one.
+func TestTTLLeaseRevoked(t *testing.T) {
+	s := newStore(t)
+	if _, err := s.CreateTTL(t.Context(), "/registry/events/ns/a", []byte("a"), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	la := leaseOf(t, s, "/registry/events/ns/a")
+	if _, err := s.Client.Revoke(t.Context(), la); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CreateTTL(t.Context(), "/registry/events/ns/b", []byte("b"), time.Hour); err != nil {
+		t.Fatalf("write after the lease was revoked: %v", err)
+	}
+	if lb := leaseOf(t, s, "/registry/events/ns/b"); lb == 0 || lb == la {
+		t.Fatalf("lease %x after revoking %x, want a new one", lb, la)
+	}
+}
