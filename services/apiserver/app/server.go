@@ -29,6 +29,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
+	"golang.org/x/net/http2"
 	"k8s.io/apimachinery/pkg/version"
 
 	"drover.dev/apiserver/app/options"
@@ -214,6 +215,14 @@ func Run(ctx context.Context, opts *options.Options, ready Ready) error {
 		// allows 1000 streams per connection too.
 		HTTP2:    &http.HTTP2Config{MaxConcurrentStreams: 1000},
 		ErrorLog: zap.NewStdLog(quieter(lg.Named("http-server"))),
+	}
+	// A connection carries many watch streams that are quiet most of the
+	// time. The default round-robin scheduler walks every open stream of
+	// the connection for each frame it writes; the random one keeps only
+	// the streams with something to write (each stream's frames stay in
+	// order).
+	if err := http2.ConfigureServer(srv, &http2.Server{NewWriteScheduler: http2.NewRandomWriteScheduler}); err != nil {
+		return fmt.Errorf("apiserver: http2: %w", err)
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.ServeTLS(ln, "", "") }()
