@@ -238,8 +238,10 @@ func convert(ev *buspb.Event, src Source) (watch.Event, bool, error) {
 	acc.SetResourceVersion(strconv.FormatInt(ev.ResourceVersion, 10))
 	match := func(o runtime.Object) bool { return src.Match == nil || src.Match(o) }
 	cur := ev.Type != buspb.EventType_EVENT_TYPE_DELETED && match(obj)
-	prev := false
-	if len(ev.OldObject) > 0 {
+	// Without a filter the previous state always matched: decoding it
+	// would double the cost of every event.
+	prev := len(ev.OldObject) > 0 && src.Match == nil
+	if len(ev.OldObject) > 0 && src.Match != nil {
 		old, err := src.Decode(ev.OldObject)
 		if err != nil {
 			return watch.Event{}, false, err
