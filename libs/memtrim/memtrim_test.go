@@ -12,17 +12,18 @@ import (
 func TestRunReleasesFreedHeap(t *testing.T) {
 	debug.SetGCPercent(-1) // only the trim collects
 	defer debug.SetGCPercent(100)
-	var before runtime.MemStats
-	runtime.ReadMemStats(&before)
 	garbage := make([][]byte, 0, 64)
 	for range 64 {
 		garbage = append(garbage, make([]byte, 1<<20))
 	}
 	garbage = nil
 	_ = garbage
+	// Read after allocating: the garbage may sit in pages released before.
+	var before runtime.MemStats
+	runtime.ReadMemStats(&before)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	Run(ctx, time.Millisecond, 0, 0)
+	Run(ctx, time.Millisecond, 0, 0, 0)
 	var after runtime.MemStats
 	runtime.ReadMemStats(&after)
 	if after.HeapReleased < before.HeapReleased+32<<20 {
@@ -40,7 +41,7 @@ func TestRunTrimsFreeHeapAboveThreshold(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan struct{})
-	go func() { Run(ctx, time.Millisecond, 20*time.Millisecond, 16<<20); close(done) }()
+	go func() { Run(ctx, time.Millisecond, 20*time.Millisecond, 16<<20, 0); close(done) }()
 	time.Sleep(10 * time.Millisecond) // the first trim has run
 	for range 64 {
 		sink = append(sink, make([]byte, 1<<20))
@@ -57,6 +58,53 @@ func TestRunTrimsFreeHeapAboveThreshold(t *testing.T) {
 	if f := Free(); f > 16<<20 {
 		t.Fatalf("%d MiB still free after the checks", f>>20)
 	}
+	cancel()
+	<-done
+}
+
+// gcs is the number of completed collections.
+func gcs() uint32 {
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.NumGC
+}
+
+// A daemon that allocates a little between checks is trimmed at each; one
+// that allocates more than the quiet bound is left to its own collections.
+func TestRunTrimsQuietDaemon(t *testing.T) {
+	debug.SetGCPercent(-1) // only the trim collects
+	defer debug.SetGCPercent(100)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan struct{})
+	const period = 50 * time.Millisecond
+	go func() { Run(ctx, time.Millisecond, period, 1<<40, 4<<20); close(done) }()
+	time.Sleep(period / 2) // the first trim has run
+
+	// Busy: 8 MiB at once each period, above the quiet bound (a check
+	// sees none, one or two of these bursts, never a little).
+	before := gcs()
+	for range 3 {
+		for range 8 {
+			sink = append(sink[:0], make([]byte, 1<<20))
+		}
+		time.Sleep(period)
+	}
+	if n := gcs() - before; n > 0 {
+		t.Errorf("%d collections while allocating 8 MiB a period, want none", n)
+	}
+
+	// Quiet: 64 KiB between checks.
+	before = gcs()
+	deadline := time.Now().Add(5 * time.Second)
+	for gcs()-before < 2 && time.Now().Before(deadline) {
+		sink = append(sink[:0], make([]byte, 64<<10))
+		time.Sleep(period)
+	}
+	if n := gcs() - before; n < 2 {
+		t.Errorf("%d collections in 5 s of quiet, want a trim each period", n)
+	}
+	sink = nil
 	cancel()
 	<-done
 }
