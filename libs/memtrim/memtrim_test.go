@@ -33,16 +33,26 @@ func TestRunReleasesFreedHeap(t *testing.T) {
 
 var sink [][]byte
 
+// runChecks turns the GC off (only trims collect) and runs Run in the
+// background with checks every period until the test ends, returning once
+// the first trim has run.
+func runChecks(t *testing.T, period time.Duration, threshold, quiet uint64) {
+	debug.SetGCPercent(-1)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { Run(ctx, time.Millisecond, period, threshold, quiet); close(done) }()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		debug.SetGCPercent(100)
+	})
+	time.Sleep(period / 2)
+}
+
 // After the first trim, freed heap above the threshold is returned at the
 // next check.
 func TestRunTrimsFreeHeapAboveThreshold(t *testing.T) {
-	debug.SetGCPercent(-1) // only the trim collects
-	defer debug.SetGCPercent(100)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan struct{})
-	go func() { Run(ctx, time.Millisecond, 20*time.Millisecond, 16<<20, 0); close(done) }()
-	time.Sleep(10 * time.Millisecond) // the first trim has run
+	runChecks(t, 20*time.Millisecond, 16<<20, 0)
 	for range 64 {
 		sink = append(sink, make([]byte, 1<<20))
 	}
@@ -58,8 +68,6 @@ func TestRunTrimsFreeHeapAboveThreshold(t *testing.T) {
 	if f := Free(); f > 16<<20 {
 		t.Fatalf("%d MiB still free after the checks", f>>20)
 	}
-	cancel()
-	<-done
 }
 
 // gcs is the number of completed collections.
@@ -72,14 +80,8 @@ func gcs() uint32 {
 // A daemon that allocates a little between checks is trimmed at each; one
 // that allocates more than the quiet bound is left to its own collections.
 func TestRunTrimsQuietDaemon(t *testing.T) {
-	debug.SetGCPercent(-1) // only the trim collects
-	defer debug.SetGCPercent(100)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan struct{})
 	const period = 50 * time.Millisecond
-	go func() { Run(ctx, time.Millisecond, period, 1<<40, 4<<20); close(done) }()
-	time.Sleep(period / 2) // the first trim has run
+	runChecks(t, period, 1<<40, 4<<20)
 
 	// Busy: 8 MiB at once each period, above the quiet bound (a check
 	// sees none, one or two of these bursts, never a little).
@@ -105,6 +107,4 @@ func TestRunTrimsQuietDaemon(t *testing.T) {
 		t.Errorf("%d collections in 5 s of quiet, want a trim each period", n)
 	}
 	sink = nil
-	cancel()
-	<-done
 }
