@@ -150,22 +150,8 @@ func TestReserveAndPreBindWriteTheChoice(t *testing.T) {
 		}
 	})
 	ctx := context.Background()
-	state := framework.NewCycleState()
-	if _, st := env.FW.RunPreFilterPlugins(ctx, state, pod); !st.IsSuccess() {
-		t.Fatal(st)
-	}
-	if st := env.FW.RunReservePluginsReserve(ctx, state, pod, "n1"); !st.IsSuccess() {
-		t.Fatal(st)
-	}
-	done := make(chan *framework.Status, 1)
-	go func() { done <- env.FW.RunPreBindPlugins(ctx, state, pod, "n1") }()
-
 	// The provisioner sees the selected node, creates a PV and binds.
-	var pvc *v1.PersistentVolumeClaim
-	eventually(t, func() bool {
-		pvc, _ = env.Client.CoreV1().PersistentVolumeClaims("default").Get(ctx, "dynamic", metav1.GetOptions{})
-		return pvc.Annotations[AnnSelectedNode] == "n1"
-	})
+	done, pvc := startPreBind(t, env, pod, "n1", "dynamic")
 	select {
 	case st := <-done:
 		t.Fatalf("PreBind returned %v before the claim was provisioned", st)
@@ -206,20 +192,7 @@ func TestPreBindFailsWhenProvisioningIsAbandoned(t *testing.T) {
 	env := pt.New(t, []pt.Plugin{{Name: Name, Factory: New, Args: `{"bindTimeoutSeconds": 30}`}}, nil, nodes, objs...)
 	pod := pt.Pod("p", "", "", "", usesClaim("dynamic"))
 	ctx := context.Background()
-	state := framework.NewCycleState()
-	if _, st := env.FW.RunPreFilterPlugins(ctx, state, pod); !st.IsSuccess() {
-		t.Fatal(st)
-	}
-	if st := env.FW.RunReservePluginsReserve(ctx, state, pod, "n1"); !st.IsSuccess() {
-		t.Fatal(st)
-	}
-	done := make(chan *framework.Status, 1)
-	go func() { done <- env.FW.RunPreBindPlugins(ctx, state, pod, "n1") }()
-	var pvc *v1.PersistentVolumeClaim
-	eventually(t, func() bool {
-		pvc, _ = env.Client.CoreV1().PersistentVolumeClaims("default").Get(ctx, "dynamic", metav1.GetOptions{})
-		return pvc.Annotations[AnnSelectedNode] == "n1"
-	})
+	done, pvc := startPreBind(t, env, pod, "n1", "dynamic")
 	delete(pvc.Annotations, AnnSelectedNode)
 	pvc.ResourceVersion = "2" // the fake clientset keeps versions as given; an apiserver bumps them
 	if _, err := env.Client.CoreV1().PersistentVolumeClaims("default").Update(ctx, pvc, metav1.UpdateOptions{}); err != nil {
@@ -241,6 +214,29 @@ func TestBindTimeoutArgs(t *testing.T) {
 			t.Errorf("args %s accepted", args)
 		}
 	}
+}
+
+// startPreBind runs PreFilter and Reserve for pod on node, starts PreBind
+// and returns once PreBind has selected node for the claim named claimName
+// (the claim as it is then, and where PreBind's result will come).
+func startPreBind(t *testing.T, env *pt.Env, pod *v1.Pod, node, claimName string) (<-chan *framework.Status, *v1.PersistentVolumeClaim) {
+	t.Helper()
+	ctx := context.Background()
+	state := framework.NewCycleState()
+	if _, st := env.FW.RunPreFilterPlugins(ctx, state, pod); !st.IsSuccess() {
+		t.Fatal(st)
+	}
+	if st := env.FW.RunReservePluginsReserve(ctx, state, pod, node); !st.IsSuccess() {
+		t.Fatal(st)
+	}
+	done := make(chan *framework.Status, 1)
+	go func() { done <- env.FW.RunPreBindPlugins(ctx, state, pod, node) }()
+	var pvc *v1.PersistentVolumeClaim
+	eventually(t, func() bool {
+		pvc, _ = env.Client.CoreV1().PersistentVolumeClaims("default").Get(ctx, claimName, metav1.GetOptions{})
+		return pvc.Annotations[AnnSelectedNode] == node
+	})
+	return done, pvc
 }
 
 func eventually(t *testing.T, cond func() bool) {
