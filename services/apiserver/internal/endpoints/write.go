@@ -54,7 +54,6 @@ func (a *API) create(q *request) {
 	a.writeObject(q, out, http.StatusCreated, created)
 }
 
-// readRequestObject negotiates the response and decodes the request body as the resource's kind.
 // ttl is how long etcd keeps an object of q's resource after a write:
 // events expire after Config.EventTTL, as in Kubernetes; nothing else does.
 func (a *API) ttl(q *request) time.Duration {
@@ -64,6 +63,7 @@ func (a *API) ttl(q *request) time.Duration {
 	return 0
 }
 
+// readRequestObject negotiates the response and decodes the request body as the resource's kind.
 func (a *API) readRequestObject(q *request) (outputKind, runtime.Object, error) {
 	out, err := negotiate(q.r)
 	if err != nil {
