@@ -339,39 +339,41 @@ func (c *Cache) apply(changes []Change, headerRev int64) {
 		res string
 		ev  Event
 	}
-	// The cached objects are the states before the changes (or earlier
-	// changes of this batch are).
-	known := make([]*Item, len(changes))
-	c.mu.RLock()
-	for i, ch := range changes {
-		if ch.Prev == nil {
-			continue
-		}
-		if res, ok := c.resourceOf(ch.Key); ok {
-			if rc := c.resources[res]; rc != nil {
-				known[i], _ = rc.items.Get(&Item{Key: ch.Key})
-			}
-		}
+	type change struct {
+		Change
+		res string
+		// known is the cached object, the state before the change if it
+		// is current (or an earlier change of this batch is).
+		known *Item
 	}
-	c.mu.RUnlock()
-	var latest map[string]*Item // the newest state of a key within this batch
-	// Decode outside the lock so readers are not held up.
-	out := make([]parsed, 0, len(changes))
-	for i, ch := range changes {
+	ours := make([]change, 0, len(changes))
+	c.mu.RLock()
+	for _, ch := range changes {
 		res, ok := c.resourceOf(ch.Key)
 		if !ok {
 			continue
 		}
-		if it, ok := latest[ch.Key]; ok {
-			known[i] = it
+		var known *Item
+		if rc := c.resources[res]; rc != nil && ch.Prev != nil {
+			known, _ = rc.items.Get(&Item{Key: ch.Key})
 		}
-		ev, ok, err := eventOf(c.parse, res, ch, known[i])
+		ours = append(ours, change{ch, res, known})
+	}
+	c.mu.RUnlock()
+	var latest map[string]*Item // the newest state of a key within this batch
+	// Decode outside the lock so readers are not held up.
+	out := make([]parsed, 0, len(ours))
+	for _, ch := range ours {
+		if it, ok := latest[ch.Key]; ok {
+			ch.known = it
+		}
+		ev, ok, err := eventOf(c.parse, ch.res, ch.Change, ch.known)
 		if err != nil {
 			c.lg.Warn("skipping undecodable object", zap.String("key", ch.Key), zap.Error(err))
 		}
 		if ok {
-			out = append(out, parsed{res, ev})
-			if len(changes) > 1 {
+			out = append(out, parsed{ch.res, ev})
+			if len(ours) > 1 {
 				if latest == nil {
 					latest = map[string]*Item{}
 				}
