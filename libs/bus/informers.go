@@ -47,8 +47,8 @@ func NewResourceListWatch(js jetstream.JetStream, r Resource) *ListWatch {
 			return http.ListWithContext(ctx, opts)
 		},
 		Source: Source{
-			Stream:   EventsStream,
-			Subjects: []string{ResourceSubject(r.Group, r.Resource, r.Namespace)},
+			Stream:  EventsStream,
+			Subject: ResourceSubject(r.Group, r.Resource, r.Namespace),
 			Decode: func(b []byte) (runtime.Object, error) {
 				obj := r.New()
 				return obj, json.Unmarshal(b, obj)
@@ -79,8 +79,8 @@ func NewNodePodsListWatch(js jetstream.JetStream, node string, list func(context
 		JS:       js,
 		ListFunc: list,
 		Source: Source{
-			Stream:   NodesStream,
-			Subjects: []string{NodePodsSubject(node)},
+			Stream:  NodesStream,
+			Subject: NodePodsSubject(node),
 			Decode: func(b []byte) (runtime.Object, error) {
 				p := &corev1.Pod{}
 				return p, json.Unmarshal(b, p)

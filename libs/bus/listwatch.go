@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -30,8 +31,8 @@ var (
 type Source struct {
 	// Stream is EventsStream or NodesStream.
 	Stream string
-	// Subjects filter the stream, e.g. ResourceSubject("", "pods", "") or NodePodsSubject(node).
-	Subjects []string
+	// Subject filters the stream, e.g. ResourceSubject("", "pods", "") or NodePodsSubject(node).
+	Subject string
 	// Decode turns an event's object (JSON, resourceVersion set) into a typed object.
 	Decode func([]byte) (runtime.Object, error)
 	// Match keeps the objects the watcher wants (label or field selectors the
@@ -41,13 +42,22 @@ type Source struct {
 
 // ListWatch lists through the apiserver and watches through the bus from
 // the listed resourceVersion: the state comes from etcd, the bus only tells
-// what changed since. Any doubt (a gap, a NATS disconnect, a consumer
-// restart) ends the watch, and the reflector lists again.
+// what changed since. Any doubt (a gap, a NATS disconnect, a stream reset)
+// ends the watch, and the reflector lists again.
+//
+// A watch reads what the stream already holds after the resourceVersion
+// through a short-lived JetStream consumer, then follows the stream's
+// republished copy (LiveSubject) on a plain NATS subscription: the server
+// then sends each change to a watcher as one message, not through a
+// consumer of its own.
 type ListWatch struct {
 	JS jetstream.JetStream
 	// ListFunc lists through the apiserver (a clientset's List).
 	ListFunc func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error)
 	Source   Source
+	// PendingLimit is how many changes a watch may hold unread before it
+	// ends with a gap (0: the NATS client's default, 512 Ki).
+	PendingLimit int
 }
 
 var (
@@ -77,30 +87,52 @@ func (lw *ListWatch) WatchWithContext(ctx context.Context, opts metav1.ListOptio
 		// Streaming lists and "any version" watches need the apiserver.
 		return nil, fmt.Errorf("bus: watch needs a resourceVersion from a list, got %q", opts.ResourceVersion)
 	}
-	stream, err := lw.JS.Stream(ctx, lw.Source.Stream)
-	if err != nil {
-		return nil, err
-	}
-	startSeq, err := SeqAfter(ctx, stream, from)
-	if err != nil {
-		return nil, err
-	}
+	nc := lw.JS.Conn()
 	cctx, cancel := context.WithCancel(ctx)
-	cons, err := lw.JS.CreateConsumer(cctx, lw.Source.Stream, jetstream.ConsumerConfig{
-		FilterSubjects:    lw.Source.Subjects,
-		DeliverPolicy:     jetstream.DeliverByStartSequencePolicy,
-		OptStartSeq:       startSeq,
-		AckPolicy:         jetstream.AckNonePolicy,
-		InactiveThreshold: time.Minute,
-		MemoryStorage:     true,
-	})
+	w := &busWatch{ch: make(chan watch.Event, 100), ctx: cctx, cancel: cancel, done: make(chan struct{}),
+		ready: make(chan struct{}), src: lw.Source, from: from, last: from}
+	// A disconnect may lose live changes: listen for it before subscribing.
+	status := nc.StatusChanged(nats.DISCONNECTED, nats.RECONNECTING, nats.CLOSED)
+	// Subscribe first: whatever the stream stores from now on arrives here.
+	sub, err := nc.Subscribe(LiveSubject(lw.Source.Subject), w.live)
+	if err == nil && lw.PendingLimit > 0 {
+		err = sub.SetPendingLimits(lw.PendingLimit, -1)
+	}
+	if err == nil {
+		fctx, fcancel := context.WithTimeout(cctx, 10*time.Second)
+		err = nc.FlushWithContext(fctx)
+		fcancel()
+	}
 	if err != nil {
+		if sub != nil {
+			_ = sub.Unsubscribe()
+		}
+		nc.RemoveStatusListener(status)
 		cancel()
 		return nil, err
 	}
-	w := &busWatch{conn: lw.JS.Conn(), ch: make(chan watch.Event, 100), cancel: cancel, done: make(chan struct{})}
-	go w.run(cctx, cons, lw.Source, from)
+	w.sub = sub
+	// The subscription is in place: what the stream holds up to now is
+	// read through the catch-up, the rest arrives live.
+	stream, err := lw.JS.Stream(cctx, lw.Source.Stream)
+	var start uint64
+	if err == nil {
+		start, err = seqAfter(cctx, stream, stream.CachedInfo().State, from)
+	}
+	if err != nil {
+		nc.RemoveStatusListener(status)
+		close(w.ready)
+		w.finish()
+		return nil, err
+	}
+	w.seq = stream.CachedInfo().State.LastSeq
+	go w.run(nc, status, lw.JS, start)
 	return w, nil
+}
+
+// LiveSubject is where the streams republish a stored change on subject.
+func LiveSubject(subject string) string {
+	return LiveSubjectPrefix + "." + strings.TrimPrefix(subject, "drover.")
 }
 
 // SeqAfter finds the first stream sequence whose revision is above rev,
@@ -110,7 +142,10 @@ func SeqAfter(ctx context.Context, stream jetstream.Stream, rev int64) (uint64, 
 	if err != nil {
 		return 0, err
 	}
-	st := info.State
+	return seqAfter(ctx, stream, info.State, rev)
+}
+
+func seqAfter(ctx context.Context, stream jetstream.Stream, st jetstream.StreamState, rev int64) (uint64, error) {
 	if st.Msgs == 0 {
 		return st.LastSeq + 1, nil
 	}
@@ -149,11 +184,28 @@ func SeqAfter(ctx context.Context, stream jetstream.Stream, rev int64) (uint64, 
 }
 
 type busWatch struct {
-	conn   *nats.Conn
 	ch     chan watch.Event
+	ctx    context.Context
 	cancel context.CancelFunc
 	once   sync.Once
 	done   chan struct{}
+	src    Source
+	from   int64
+	sub    *nats.Subscription
+
+	// ready is closed when the catch-up is over; live deliveries wait for it.
+	ready chan struct{}
+	// seq is the last stream sequence handled, last the last revision
+	// delivered; the catch-up writes them before ready, live after.
+	seq  uint64
+	last int64
+	// followed is set once a live change was handled: from then on the
+	// sequence only grows.
+	followed bool
+
+	mu     sync.Mutex
+	ended  bool           // no more live deliveries
+	inLive sync.WaitGroup // a live delivery in progress
 }
 
 func (w *busWatch) ResultChan() <-chan watch.Event { return w.ch }
@@ -163,64 +215,161 @@ func (w *busWatch) Stop() {
 	<-w.done
 }
 
-func (w *busWatch) run(ctx context.Context, cons jetstream.Consumer, src Source, from int64) {
-	defer close(w.done)
-	defer close(w.ch)
-	// A lost consumer shows as missing heartbeats; a NATS disconnect may
-	// lose deliveries: either ends the watch.
+// catchUp delivers the stream's messages from sequence start up to w.seq,
+// those stored before the live subscription started, through an
+// ephemeral consumer deleted after. A watch from a fresh list usually has
+// nothing to read.
+func (w *busWatch) catchUp(js jetstream.JetStream, start uint64) error {
+	defer close(w.ready)
+	end := w.seq
+	if start > end {
+		return nil
+	}
+	ctx := w.ctx
+	cons, err := js.CreateConsumer(ctx, w.src.Stream, jetstream.ConsumerConfig{
+		FilterSubject:     w.src.Subject,
+		DeliverPolicy:     jetstream.DeliverByStartSequencePolicy,
+		OptStartSeq:       start,
+		AckPolicy:         jetstream.AckNonePolicy,
+		InactiveThreshold: time.Minute,
+		MemoryStorage:     true,
+	})
+	if err != nil {
+		return err
+	}
+	defer func() { _ = js.DeleteConsumer(context.WithoutCancel(ctx), w.src.Stream, cons.CachedInfo().Name) }()
+	if cons.CachedInfo().NumPending == 0 {
+		return nil
+	}
 	msgs, err := cons.Messages(jetstream.PullHeartbeat(2*time.Second), jetstream.WithMessagesErrOnMissingHeartbeat(true))
 	if err != nil {
-		return
+		return err
 	}
 	defer msgs.Stop()
-	status := w.conn.StatusChanged(nats.DISCONNECTED, nats.RECONNECTING, nats.CLOSED)
-	defer w.conn.RemoveStatusListener(status)
-	go func() {
-		select {
-		case <-ctx.Done():
-		case <-status:
-		}
-		msgs.Stop()
-	}()
-	var lastConsumerSeq uint64
-	last := from
+	defer context.AfterFunc(ctx, msgs.Stop)()
+	var consumerSeq uint64
 	for {
 		msg, err := msgs.Next()
 		if err != nil {
-			return // stopped, or the consumer went away: the reflector re-lists
+			return fmt.Errorf("%w: reading the stream: %v", ErrGap, err)
 		}
 		md, err := msg.Metadata()
 		if err != nil {
-			return
+			return err
 		}
-		if lastConsumerSeq != 0 && md.Sequence.Consumer != lastConsumerSeq+1 {
-			return // deliveries were lost or the consumer restarted
+		if md.Sequence.Consumer != consumerSeq+1 {
+			return fmt.Errorf("%w: consumer sequence %d after %d", ErrGap, md.Sequence.Consumer, consumerSeq)
 		}
-		lastConsumerSeq = md.Sequence.Consumer
-		ev := &buspb.Event{}
-		if err := proto.Unmarshal(msg.Data(), ev); err != nil {
-			return
+		consumerSeq = md.Sequence.Consumer
+		if err := w.deliver(msg.Data()); err != nil {
+			return err
 		}
-		if ev.Type == buspb.EventType_EVENT_TYPE_UNSPECIFIED {
-			continue // a progress marker
-		}
-		if ev.ResourceVersion < last {
-			continue // from before the start (changes of one revision share it)
-		}
-		last = ev.ResourceVersion
-		out, ok, err := convert(ev, src)
-		if err != nil {
-			return
-		}
-		if !ok {
-			continue
-		}
-		select {
-		case w.ch <- out:
-		case <-ctx.Done():
-			return
+		w.seq = max(w.seq, md.Sequence.Stream)
+		if md.NumPending == 0 || md.Sequence.Stream >= end {
+			return nil
 		}
 	}
+}
+
+// live handles a republished change (the NATS subscription's callback,
+// one at a time).
+func (w *busWatch) live(m *nats.Msg) {
+	w.mu.Lock()
+	if w.ended {
+		w.mu.Unlock()
+		return
+	}
+	w.inLive.Add(1)
+	w.mu.Unlock()
+	defer w.inLive.Done()
+	select {
+	case <-w.ready:
+	case <-w.ctx.Done():
+		return
+	}
+	seq, err := strconv.ParseUint(m.Header.Get(jetstream.SequenceHeader), 10, 64)
+	if err != nil {
+		w.cancel()
+		return
+	}
+	if seq <= w.seq {
+		if w.followed {
+			w.cancel() // the stream went back: it was reset
+		}
+		return // the catch-up read it already
+	}
+	w.seq, w.followed = seq, true
+	if n, _ := w.sub.Dropped(); n > 0 {
+		w.cancel() // changes were dropped: the reflector re-lists
+		return
+	}
+	if err := w.deliver(m.Data); err != nil {
+		w.cancel()
+	}
+}
+
+// deliver sends the watch event of one envelope, if the watcher sees one.
+func (w *busWatch) deliver(data []byte) error {
+	ev := &buspb.Event{}
+	if err := proto.Unmarshal(data, ev); err != nil {
+		return err
+	}
+	if ev.Type == buspb.EventType_EVENT_TYPE_UNSPECIFIED {
+		return nil // a progress marker
+	}
+	// The list already holds revision from (the stream may lag behind it);
+	// changes of one later revision share it.
+	if ev.ResourceVersion <= w.from || ev.ResourceVersion < w.last {
+		return nil
+	}
+	w.last = ev.ResourceVersion
+	out, ok, err := convert(ev, w.src)
+	if err != nil || !ok {
+		return err
+	}
+	select {
+	case w.ch <- out:
+		return nil
+	case <-w.ctx.Done():
+		return w.ctx.Err()
+	}
+}
+
+// run catches up, then ends the watch when it is stopped, NATS
+// disconnects or the client dropped changes it could not hand over in time.
+func (w *busWatch) run(nc *nats.Conn, status chan nats.Status, js jetstream.JetStream, start uint64) {
+	defer nc.RemoveStatusListener(status)
+	if err := w.catchUp(js, start); err != nil {
+		w.finish()
+		return
+	}
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for ended := false; !ended; {
+		select {
+		case <-w.ctx.Done():
+			ended = true
+		case <-status:
+			ended = true
+		case <-tick.C:
+			n, _ := w.sub.Dropped()
+			ended = n > 0
+		}
+	}
+	w.finish()
+}
+
+// finish stops live deliveries, waits for one in progress and closes the
+// result channel.
+func (w *busWatch) finish() {
+	w.cancel()
+	_ = w.sub.Unsubscribe()
+	w.mu.Lock()
+	w.ended = true
+	w.mu.Unlock()
+	w.inLive.Wait()
+	close(w.ch)
+	close(w.done)
 }
 
 // convert turns an envelope into the watch event this watcher sees: an

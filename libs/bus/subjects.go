@@ -37,6 +37,10 @@ const (
 	// message on MarkerSubject, that every change up to that revision is on it.
 	ProgressSubject = "drover.bus.progress"
 	MarkerSubject   = EventsSubject + ".progress"
+	// LiveSubjectPrefix is where both streams republish every change they
+	// store (drover.live.events.…, drover.live.nodes.…), for watchers
+	// that follow the bus on plain subscriptions.
+	LiveSubjectPrefix = "drover.live"
 )
 
 // Token escapes a value for use as one subject token.
@@ -95,8 +99,10 @@ func DefaultStreamOptions() StreamOptions {
 // EnsureStreams creates or updates both streams.
 func EnsureStreams(ctx context.Context, js jetstream.JetStream, o StreamOptions) error {
 	for _, cfg := range []jetstream.StreamConfig{
-		{Name: EventsStream, Subjects: []string{EventsSubject + ".>"}},
-		{Name: NodesStream, Subjects: []string{NodesSubject + ".>"}},
+		{Name: EventsStream, Subjects: []string{EventsSubject + ".>"},
+			RePublish: &jetstream.RePublish{Source: EventsSubject + ".>", Destination: LiveSubject(EventsSubject) + ".>"}},
+		{Name: NodesStream, Subjects: []string{NodesSubject + ".>"},
+			RePublish: &jetstream.RePublish{Source: NodesSubject + ".>", Destination: LiveSubject(NodesSubject) + ".>"}},
 	} {
 		cfg.Storage = jetstream.FileStorage
 		cfg.Retention = jetstream.LimitsPolicy

@@ -57,7 +57,8 @@ func envInt(name string, def int) int {
 //     own etcd watch, or by the bus), read by raw HTTP/2 readers so that the
 //     client's decoding does not dominate; "1conn" multiplexes all watchers on
 //     one connection as client-go does, "Nconn" spreads them;
-//   - bus: as 1,000 JetStream consumers through libs/bus ListWatch;
+//   - bus: as 1,000 libs/bus ListWatch watchers (plain NATS subscriptions to
+//     the stream's republished changes);
 //   - etcd: as 1,000 etcd watches on the pods prefix (no cache at all).
 //
 // Latency runs from just before the update is sent until a watcher has read
@@ -484,8 +485,8 @@ func httpWatchers(b *testing.B, ctx context.Context, s *server, rv string, p fan
 	return starts
 }
 
-// busWatchers subscribes through libs/bus ListWatch, one JetStream consumer
-// per watcher. Decode only finds the update number: the bus, not JSON
+// busWatchers subscribes through libs/bus ListWatch, one NATS subscription
+// per watcher, spread over conns connections. Decode only finds the update number: the bus, not JSON
 // decoding in this process, is what is measured.
 func busWatchers(b *testing.B, ctx context.Context, url, rv string, p fanoutParams, conns int, lat *atomic.Pointer[latencies], delivered, ended *atomic.Int64) []func() {
 	lws := make([]*bus.ListWatch, conns)
@@ -500,8 +501,8 @@ func busWatchers(b *testing.B, ctx context.Context, url, rv string, p fanoutPara
 			b.Fatal(err)
 		}
 		lws[i] = &bus.ListWatch{JS: js, Source: bus.Source{
-			Stream:   bus.EventsStream,
-			Subjects: []string{bus.ResourceSubject("", "pods", "default")},
+			Stream:  bus.EventsStream,
+			Subject: bus.ResourceSubject("", "pods", "default"),
 			Decode: func(raw []byte) (runtime.Object, error) {
 				obj := &metav1.PartialObjectMetadata{}
 				obj.Annotations = map[string]string{"n": strconv.Itoa(updateOf(raw))}

@@ -74,8 +74,8 @@ func TestBusInformerConvergesWithHTTPInformer(t *testing.T) {
 			return cms.List(ctx, o)
 		},
 		Source: bus.Source{
-			Stream:   bus.EventsStream,
-			Subjects: []string{bus.ResourceSubject("", "configmaps", "default")},
+			Stream:  bus.EventsStream,
+			Subject: bus.ResourceSubject("", "configmaps", "default"),
 			Decode: func(b []byte) (runtime.Object, error) {
 				cm := &corev1.ConfigMap{}
 				return cm, json.Unmarshal(b, cm)
@@ -149,8 +149,8 @@ func TestNodeSubscriberSeesOnlyItsPods(t *testing.T) {
 			return pods.List(ctx, o)
 		},
 		Source: bus.Source{
-			Stream:   bus.NodesStream,
-			Subjects: []string{bus.NodePodsSubject("node-a")},
+			Stream:  bus.NodesStream,
+			Subject: bus.NodePodsSubject("node-a"),
 			Decode: func(b []byte) (runtime.Object, error) {
 				p := &corev1.Pod{}
 				return p, json.Unmarshal(b, p)
