@@ -841,11 +841,12 @@ func TestEventPrevIsCachedObject(t *testing.T) {
 func TestIdleWatchersAreCheap(t *testing.T) {
 	s := newStore(t)
 	c := startCache(t, s, cache.Options{})
-	heap := func() uint64 {
+	// Signed: other tests' garbage collected meanwhile can make it shrink.
+	heap := func() int64 {
 		runtime.GC()
 		var m runtime.MemStats
 		runtime.ReadMemStats(&m)
-		return m.HeapAlloc
+		return int64(m.HeapAlloc)
 	}
 	before := heap()
 	ws := make([]*cache.Watcher, 1000)
