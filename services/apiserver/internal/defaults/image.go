@@ -3,6 +3,7 @@ package defaults
 import (
 	"regexp"
 	"strings"
+	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 )
@@ -21,24 +22,28 @@ func defaultPullPolicy(image string) corev1.PullPolicy {
 // The repository path, without the registry host, is capped.
 const maxRepositoryPathLength = 255
 
-var (
-	// imageReference splits a reference into name, tag and digest; imageNameParts
+// imageRegexps are compiled on first use: every process of the drover
+// binary links this package, and only the apiserver defaults pods.
+var imageRegexps = sync.OnceValue(compileImageGrammar)
+
+type imageGrammar struct {
+	// reference splits a reference into name, tag and digest; nameParts
 	// splits the name into registry host and repository path.
-	imageReference, imageNameParts = imageGrammar()
-
+	reference, nameParts *regexp.Regexp
 	// A bare image ID is refused, so it is never mistaken for a repository name.
-	imageID = regexp.MustCompile(`^[a-f0-9]{64}$`)
+	id           *regexp.Regexp
+	lowercaseHex *regexp.Regexp
+}
 
-	// Digest algorithms a Kubernetes binary can verify, with their lowercase hex lengths.
-	digestHexLength = map[string]int{"sha256": 64, "sha384": 96, "sha512": 128}
-	lowercaseHex    = regexp.MustCompile(`^[a-f0-9]+$`)
-)
+// Digest algorithms a Kubernetes binary can verify, with their lowercase hex lengths.
+var digestHexLength = map[string]int{"sha256": 64, "sha384": 96, "sha512": 128}
 
-// imageGrammar is the image reference grammar of github.com/distribution/reference,
-// which kube-apiserver uses to decide on the pull policy. Only whether a reference
-// parses and what its tag is matter here, but both depend on the whole grammar: an
-// invalid digest or an uppercase path makes "nginx:latest@..." IfNotPresent.
-func imageGrammar() (reference, name *regexp.Regexp) {
+// compileImageGrammar compiles the image reference grammar of
+// github.com/distribution/reference, which kube-apiserver uses to decide on
+// the pull policy. Only whether a reference parses and what its tag is
+// matter here, but both depend on the whole grammar: an invalid digest or
+// an uppercase path makes "nginx:latest@..." IfNotPresent.
+func compileImageGrammar() *imageGrammar {
 	const (
 		alphanumeric    = `[a-z0-9]+`
 		separator       = `(?:[._]|__|[-]+)`
@@ -52,15 +57,19 @@ func imageGrammar() (reference, name *regexp.Regexp) {
 		tag             = `[\w][\w.-]{0,127}`
 		digest          = `[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*[:][[:xdigit:]]{32,}`
 	)
-	reference = regexp.MustCompile(`^(` + imageName + `)(?::(` + tag + `))?(?:@(` + digest + `))?$`)
-	name = regexp.MustCompile(`^(?:(` + domainAndPort + `)/)?(` + repositoryPath + `)$`)
-	return reference, name
+	return &imageGrammar{
+		reference:    regexp.MustCompile(`^(` + imageName + `)(?::(` + tag + `))?(?:@(` + digest + `))?$`),
+		nameParts:    regexp.MustCompile(`^(?:(` + domainAndPort + `)/)?(` + repositoryPath + `)$`),
+		id:           regexp.MustCompile(`^[a-f0-9]{64}$`),
+		lowercaseHex: regexp.MustCompile(`^[a-f0-9]+$`),
+	}
 }
 
 // imageTag returns the tag of an image reference, "latest" when the reference names
 // neither a tag nor a digest, and false when it does not parse.
 func imageTag(image string) (string, bool) {
-	if imageID.MatchString(image) {
+	g := imageRegexps()
+	if g.id.MatchString(image) {
 		return "", false
 	}
 	domain, remainder := splitImageDomain(image)
@@ -68,8 +77,8 @@ func imageTag(image string) (string, bool) {
 	if strings.ToLower(repository) != repository {
 		return "", false
 	}
-	m := imageReference.FindStringSubmatch(domain + "/" + remainder)
-	if m == nil || len(imageNameParts.FindStringSubmatch(m[1])[2]) > maxRepositoryPathLength {
+	m := g.reference.FindStringSubmatch(domain + "/" + remainder)
+	if m == nil || len(g.nameParts.FindStringSubmatch(m[1])[2]) > maxRepositoryPathLength {
 		return "", false
 	}
 	tag, digest := m[2], m[3]
@@ -104,5 +113,5 @@ func splitImageDomain(image string) (domain, remainder string) {
 func validDigest(digest string) bool {
 	algorithm, hex, _ := strings.Cut(digest, ":")
 	length, known := digestHexLength[algorithm]
-	return known && len(hex) == length && lowercaseHex.MatchString(hex)
+	return known && len(hex) == length && imageRegexps().lowercaseHex.MatchString(hex)
 }

@@ -8,6 +8,7 @@ package apiclient
 
 import (
 	"fmt"
+	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -24,7 +25,9 @@ type Clients struct {
 	Core, Discovery rest.Interface
 }
 
-var codecs = func() serializer.CodecFactory {
+// codecs is built on first use: every process of the drover binary links
+// this package, and only dns uses it.
+var codecs = sync.OnceValue(func() serializer.CodecFactory {
 	s := runtime.NewScheme()
 	for _, add := range []func(*runtime.Scheme) error{corev1.AddToScheme, discoveryv1.AddToScheme} {
 		if err := add(s); err != nil {
@@ -34,7 +37,7 @@ var codecs = func() serializer.CodecFactory {
 	// Status, WatchEvent and the list options for both groups' requests.
 	metav1.AddToGroupVersion(s, schema.GroupVersion{Version: "v1"})
 	return serializer.NewCodecFactory(s)
-}()
+})
 
 // New returns the clients for cfg (its content type, rate limits and user
 // agent apply to both).
@@ -47,7 +50,7 @@ func New(cfg *rest.Config) (Clients, error) {
 		c := rest.CopyConfig(cfg)
 		c.GroupVersion = &gv
 		c.APIPath = apiPath
-		c.NegotiatedSerializer = codecs.WithoutConversion()
+		c.NegotiatedSerializer = codecs().WithoutConversion()
 		if c.UserAgent == "" {
 			c.UserAgent = rest.DefaultKubernetesUserAgent()
 		}
