@@ -198,6 +198,14 @@ func (c *cluster) waitScheduled(t *testing.T, name string) string {
 // returns its message.
 func (c *cluster) waitUnschedulable(t *testing.T, name string) string {
 	t.Helper()
+	return c.waitUnschedulableWith(t, name, "")
+}
+
+// waitUnschedulableWith waits until the pod's Unschedulable message contains
+// want: an earlier attempt may have failed for another reason (an object
+// the scheduler had not seen yet), and the pod is retried when it arrives.
+func (c *cluster) waitUnschedulableWith(t *testing.T, name, want string) string {
+	t.Helper()
 	var msg string
 	eventually(t, 20*time.Second, func() error {
 		p := c.getPod(t, name)
@@ -207,6 +215,9 @@ func (c *cluster) waitUnschedulable(t *testing.T, name string) string {
 		for _, cond := range p.Status.Conditions {
 			if cond.Type == v1.PodScheduled && cond.Status == v1.ConditionFalse && cond.Reason == v1.PodReasonUnschedulable {
 				msg = cond.Message
+				if !strings.Contains(msg, want) {
+					return fmt.Errorf("pod %s is unschedulable: %q, want it to contain %q", name, msg, want)
+				}
 				return nil
 			}
 		}
