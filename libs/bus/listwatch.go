@@ -135,6 +135,20 @@ func LiveSubject(subject string) string {
 	return LiveSubjectPrefix + "." + strings.TrimPrefix(subject, "drover.")
 }
 
+// ConsumerFrom configures an ephemeral consumer of subjects from stream
+// sequence start: nothing acknowledged, its state in memory, and gone a
+// minute after its reader.
+func ConsumerFrom(start uint64, subjects ...string) jetstream.ConsumerConfig {
+	return jetstream.ConsumerConfig{
+		FilterSubjects:    subjects,
+		DeliverPolicy:     jetstream.DeliverByStartSequencePolicy,
+		OptStartSeq:       start,
+		AckPolicy:         jetstream.AckNonePolicy,
+		InactiveThreshold: time.Minute,
+		MemoryStorage:     true,
+	}
+}
+
 // SeqAfter finds the first stream sequence whose revision is above rev,
 // and refuses with ErrGap when the stream no longer holds everything after rev.
 func SeqAfter(ctx context.Context, stream jetstream.Stream, rev int64) (uint64, error) {
@@ -226,14 +240,7 @@ func (w *busWatch) catchUp(js jetstream.JetStream, start uint64) error {
 		return nil
 	}
 	ctx := w.ctx
-	cons, err := js.CreateConsumer(ctx, w.src.Stream, jetstream.ConsumerConfig{
-		FilterSubject:     w.src.Subject,
-		DeliverPolicy:     jetstream.DeliverByStartSequencePolicy,
-		OptStartSeq:       start,
-		AckPolicy:         jetstream.AckNonePolicy,
-		InactiveThreshold: time.Minute,
-		MemoryStorage:     true,
-	})
+	cons, err := js.CreateConsumer(ctx, w.src.Stream, ConsumerFrom(start, w.src.Subject))
 	if err != nil {
 		return err
 	}

@@ -42,16 +42,7 @@ func publishChain(t testing.TB, js jetstream.JetStream, revs ...int64) {
 // A consumer that fell behind the stream's retention must re-list: SeqAfter
 // refuses a revision whose successors are gone, and finds the start otherwise.
 func TestSeqAfterDetectsRetentionGap(t *testing.T) {
-	ns := natstest.Start(t)
-	nc, err := nats.Connect(ns.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, js := natstest.Start(t).JetStream(t)
 	ctx := context.Background()
 	stream, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: EventsStream, Subjects: []string{EventsSubject + ".>"}, MaxMsgs: 3})
 	if err != nil {
@@ -97,16 +88,7 @@ func revs(from, to int64) []int64 {
 // client.
 func startStreams(t *testing.T) jetstream.JetStream {
 	t.Helper()
-	ns := natstest.Start(t)
-	nc, err := nats.Connect(ns.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, js := natstest.Start(t).JetStream(t)
 	if err := EnsureStreams(context.Background(), js, DefaultStreamOptions()); err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // Server is a running NATS server.
@@ -46,4 +48,19 @@ func (s *Server) Restart(tb testing.TB) {
 	s.Shutdown()
 	s.WaitForShutdown()
 	s.start(tb, portOf(p.String()))
+}
+
+// JetStream connects a client with opts, closed when the test ends.
+func (s *Server) JetStream(tb testing.TB, opts ...nats.Option) (*nats.Conn, jetstream.JetStream) {
+	tb.Helper()
+	nc, err := nats.Connect(s.ClientURL(), opts...)
+	if err != nil {
+		tb.Fatalf("natstest: %v", err)
+	}
+	tb.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		tb.Fatalf("natstest: %v", err)
+	}
+	return nc, js
 }

@@ -48,14 +48,7 @@ func (f *Feed) Follow(ctx context.Context, rev int64, sink cache.Sink) error {
 	}
 	cctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	cons, err := f.JS.CreateConsumer(cctx, bus.EventsStream, jetstream.ConsumerConfig{
-		FilterSubjects:    []string{bus.EventsSubject + ".>"},
-		DeliverPolicy:     jetstream.DeliverByStartSequencePolicy,
-		OptStartSeq:       start,
-		AckPolicy:         jetstream.AckNonePolicy,
-		InactiveThreshold: time.Minute,
-		MemoryStorage:     true,
-	})
+	cons, err := f.JS.CreateConsumer(cctx, bus.EventsStream, bus.ConsumerFrom(start, bus.EventsSubject+".>"))
 	if err != nil {
 		return fmt.Errorf("busfeed: consumer: %w", err)
 	}

@@ -34,16 +34,7 @@ func setup(t testing.TB) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { etcd.Close() })
-	ns := natstest.Start(t)
-	nc, err := nats.Connect(ns.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	nc, js := natstest.Start(t).JetStream(t)
 	return &env{etcd: etcd, nc: nc, js: js}
 }
 

@@ -44,15 +44,7 @@ func startWithBus(t *testing.T, ctx context.Context, stream string) *busEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	nc, err := nats.Connect(ns.ClientURL(), nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, js := ns.JetStream(t, nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
 	eventually(t, 20*time.Second, func() error {
 		_, err := js.Stream(ctx, stream)
 		return err
