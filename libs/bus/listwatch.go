@@ -126,6 +126,7 @@ func (lw *ListWatch) WatchWithContext(ctx context.Context, opts metav1.ListOptio
 		return nil, err
 	}
 	w.seq = stream.CachedInfo().State.LastSeq
+	w.stream = stream
 	go w.run(nc, status, lw.JS, start)
 	return w, nil
 }
@@ -204,6 +205,7 @@ type busWatch struct {
 	once   sync.Once
 	done   chan struct{}
 	src    Source
+	stream jetstream.Stream
 	from   int64
 	sub    *nats.Subscription
 
@@ -268,11 +270,13 @@ func (w *busWatch) catchUp(js jetstream.JetStream, start uint64) error {
 			return fmt.Errorf("%w: consumer sequence %d after %d", ErrGap, md.Sequence.Consumer, consumerSeq)
 		}
 		consumerSeq = md.Sequence.Consumer
+		if md.Sequence.Stream > end {
+			return nil // stored after the subscription: it arrives live
+		}
 		if err := w.deliver(msg.Data()); err != nil {
 			return err
 		}
-		w.seq = max(w.seq, md.Sequence.Stream)
-		if md.NumPending == 0 || md.Sequence.Stream >= end {
+		if md.NumPending == 0 || md.Sequence.Stream == end {
 			return nil
 		}
 	}
@@ -299,11 +303,23 @@ func (w *busWatch) live(m *nats.Msg) {
 		w.cancel()
 		return
 	}
+	if dropLive != nil && dropLive(seq) {
+		return
+	}
 	if seq <= w.seq {
 		if w.followed {
 			w.cancel() // the stream went back: it was reset
 		}
 		return // the catch-up read it already
+	}
+	// On a NATS cluster the subscription reaches the stream leader's server
+	// a little after it was flushed to this one: read what the stream
+	// stored in between.
+	if !w.followed && seq > w.seq+1 {
+		if err := w.fill(w.seq+1, seq-1); err != nil {
+			w.cancel()
+			return
+		}
 	}
 	w.seq, w.followed = seq, true
 	if n, _ := w.sub.Dropped(); n > 0 {
@@ -313,6 +329,33 @@ func (w *busWatch) live(m *nats.Msg) {
 	if err := w.deliver(m.Data); err != nil {
 		w.cancel()
 	}
+}
+
+// dropLive, set by tests, loses live messages as a subscription on a NATS
+// cluster may just after it started.
+var dropLive func(seq uint64) bool
+
+// fill delivers the stream's messages on the watch's subject with
+// sequences from to to, asking for each the next one on the subject (there
+// is usually none).
+func (w *busWatch) fill(from, to uint64) error {
+	for seq := from; seq <= to; {
+		m, err := w.stream.GetMsg(w.ctx, seq, jetstream.WithGetMsgSubject(w.src.Subject))
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if m.Sequence > to {
+			return nil
+		}
+		if err := w.deliver(m.Data); err != nil {
+			return err
+		}
+		seq = m.Sequence + 1
+	}
+	return nil
 }
 
 // deliver sends the watch event of one envelope, if the watcher sees one.

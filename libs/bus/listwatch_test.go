@@ -20,17 +20,22 @@ import (
 	"drover.dev/libs/natstest"
 )
 
-// publishChain publishes changes at revisions revs, each naming the one before.
+// publishChain publishes configmap changes at revisions revs, each naming the one before.
 func publishChain(t testing.TB, js jetstream.JetStream, revs ...int64) {
+	t.Helper()
+	publishChainOf(t, js, "configmaps", revs...)
+}
+
+func publishChainOf(t testing.TB, js jetstream.JetStream, resource string, revs ...int64) {
 	t.Helper()
 	prev := int64(0)
 	for _, rev := range revs {
-		data, err := proto.Marshal(&buspb.Event{Type: buspb.EventType_EVENT_TYPE_ADDED, Resource: "configmaps", Namespace: "default",
-			Name: fmt.Sprint("cm-", rev), ResourceVersion: rev, PreviousRevision: prev, Object: []byte(`{}`)})
+		data, err := proto.Marshal(&buspb.Event{Type: buspb.EventType_EVENT_TYPE_ADDED, Resource: resource, Namespace: "default",
+			Name: fmt.Sprint("obj-", rev), ResourceVersion: rev, PreviousRevision: prev, Object: []byte(`{}`)})
 		if err != nil {
 			t.Fatal(err)
 		}
-		msg := &nats.Msg{Subject: EventSubject("", "configmaps", "default", fmt.Sprint("cm-", rev)), Data: data, Header: nats.Header{}}
+		msg := &nats.Msg{Subject: EventSubject("", resource, "default", fmt.Sprint("obj-", rev)), Data: data, Header: nats.Header{}}
 		msg.Header.Set(RevisionHeader, strconv.FormatInt(rev, 10))
 		if _, err := js.PublishMsg(context.Background(), msg); err != nil {
 			t.Fatal(err)
@@ -138,6 +143,31 @@ func TestWatchCatchesUpThenFollows(t *testing.T) {
 	publishChain(t, js, revs(201, 300)...)
 	if got, want := fmt.Sprint(next(t, w, 250)), fmt.Sprint(revs(51, 300)); got != want {
 		t.Fatalf("got %s\nwant %s", got, want)
+	}
+	select {
+	case ev := <-w.ResultChan():
+		t.Fatalf("unexpected event %v", ev)
+	case <-time.After(200 * time.Millisecond):
+	}
+}
+
+// On a NATS cluster a new subscription can miss the first changes stored
+// after the watch read the stream's end: the first live change it gets
+// then reads those from the stream, so nothing is lost or repeated.
+func TestWatchFillsWhatTheSubscriptionMissed(t *testing.T) {
+	js := startStreams(t)
+	publishChain(t, js, revs(1, 5)...) // stream sequences 1-5
+	dropLive = func(seq uint64) bool { return seq == 7 }
+	t.Cleanup(func() { dropLive = nil })
+	w, err := configMapWatch(js, 0).Watch(metav1.ListOptions{ResourceVersion: "5"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	publishChainOf(t, js, "secrets", 6) // sequence 6, another subject
+	publishChain(t, js, 7, 8)           // 7 is lost, 8 arrives
+	if got, want := fmt.Sprint(next(t, w, 2)), "[7 8]"; got != want {
+		t.Fatalf("got %s, want %s", got, want)
 	}
 	select {
 	case ev := <-w.ResultChan():
