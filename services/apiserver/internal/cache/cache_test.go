@@ -26,9 +26,11 @@ import (
 	"drover.dev/libs/etcdtest"
 )
 
-// waitTimeout bounds every wait for the cache; the embedded etcd answers in
-// milliseconds, so only a broken cache gets near it.
-const waitTimeout = 5 * time.Second
+// waitTimeout bounds every wait for the cache. The embedded etcd answers in
+// milliseconds, but with the module's other packages (integration tests
+// with their own etcd and apiservers) sharing 2 cores, one wait took over
+// 5 s (TestEventFrame, once).
+const waitTimeout = 15 * time.Second
 
 func newStore(t *testing.T) *storage.Store {
 	t.Helper()
