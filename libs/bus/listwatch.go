@@ -116,8 +116,10 @@ func (lw *ListWatch) WatchWithContext(ctx context.Context, opts metav1.ListOptio
 	// read through the catch-up, the rest arrives live.
 	stream, err := lw.JS.Stream(cctx, lw.Source.Stream)
 	var start uint64
+	var st jetstream.StreamState
 	if err == nil {
-		start, err = seqAfter(cctx, stream, stream.CachedInfo().State, from)
+		st = stream.CachedInfo().State
+		start, err = seqAfter(cctx, stream, st, from)
 	}
 	if err != nil {
 		nc.RemoveStatusListener(status)
@@ -125,7 +127,7 @@ func (lw *ListWatch) WatchWithContext(ctx context.Context, opts metav1.ListOptio
 		w.finish()
 		return nil, err
 	}
-	w.seq = stream.CachedInfo().State.LastSeq
+	w.seq = st.LastSeq
 	w.stream = stream
 	go w.run(nc, status, lw.JS, start)
 	return w, nil

@@ -129,6 +129,16 @@ func next(t *testing.T, w watch.Interface, n int) []int64 {
 	return got
 }
 
+// noMoreEvents fails if w delivers anything within 200 ms.
+func noMoreEvents(t *testing.T, w watch.Interface) {
+	t.Helper()
+	select {
+	case ev := <-w.ResultChan():
+		t.Fatalf("unexpected event %v", ev)
+	case <-time.After(200 * time.Millisecond):
+	}
+}
+
 // A watch reads what the stream holds after its resourceVersion, then
 // follows live changes: each once, in order, also when changes are
 // published while it catches up.
@@ -144,11 +154,7 @@ func TestWatchCatchesUpThenFollows(t *testing.T) {
 	if got, want := fmt.Sprint(next(t, w, 250)), fmt.Sprint(revs(51, 300)); got != want {
 		t.Fatalf("got %s\nwant %s", got, want)
 	}
-	select {
-	case ev := <-w.ResultChan():
-		t.Fatalf("unexpected event %v", ev)
-	case <-time.After(200 * time.Millisecond):
-	}
+	noMoreEvents(t, w)
 }
 
 // On a NATS cluster a new subscription can miss the first changes stored
@@ -169,11 +175,7 @@ func TestWatchFillsWhatTheSubscriptionMissed(t *testing.T) {
 	if got, want := fmt.Sprint(next(t, w, 2)), "[7 8]"; got != want {
 		t.Fatalf("got %s, want %s", got, want)
 	}
-	select {
-	case ev := <-w.ResultChan():
-		t.Fatalf("unexpected event %v", ev)
-	case <-time.After(200 * time.Millisecond):
-	}
+	noMoreEvents(t, w)
 }
 
 // The list can be ahead of the stream (the publisher follows etcd): the
